@@ -1,0 +1,3 @@
+from kalipso.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,327 @@
+"""SlipsData: the one API through which the UI and every view read a Slips database.
+
+The base class holds what all Slips generations share (profiles, time windows, timelines,
+alerts); the generation-specific subclasses in ``adapters.py`` fill in the rest. Every
+public method only reads, batches its round trips in pipelines and pages long lists.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import redis
+
+from kalipso.data import parse
+from kalipso.data.connect import ConnectionSettings
+from kalipso.data.errors import ConnectionLost, UnknownProfile, UnknownTimeWindow
+from kalipso.data.flows import FlowsDB, locate
+from kalipso.data.models import (
+    Aggregates,
+    Alert,
+    AnalysisInfo,
+    Evidence,
+    HostInfo,
+    IPInfo,
+    OutTuple,
+    Page,
+    Profile,
+    TimelineEntry,
+    TimeWindow,
+    TimeWindowCounts,
+    threat_rank,
+)
+
+T = TypeVar("T")
+DEFAULT_WIDTH = 3600.0
+BATCH = 2000  # commands per pipeline round trip
+
+
+def guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """Turn a lost Redis connection into ConnectionLost, the one error the UI expects."""
+
+    @functools.wraps(method)
+    def wrapper(self: SlipsData, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise ConnectionLost(f"lost the connection to Redis at {self.label}: {exc}") from exc
+
+    return wrapper
+
+
+class SlipsData:
+    """Read access to one Slips analysis (a Redis db, its IP-info cache, its flows file)."""
+
+    schema = "unknown"
+
+    def __init__(self, client: redis.Redis, cache: redis.Redis | None,
+                 settings: ConnectionSettings, version: str | None,
+                 flows_db: str | None = None) -> None:
+        self.r = client
+        self.cache = cache
+        self.settings = settings
+        self.label = settings.describe()
+        self._flows_override = flows_db
+        self._flows: FlowsDB | None = None
+        self._flows_reason: str | None = None
+        self._flows_located = False
+        self.analysis = self._read_analysis(version)
+
+    # ----------------------------------------------------------------- plumbing
+    def _batched(self, commands: Iterable[Callable[[Any], Any]]) -> list[Any]:
+        """Run commands in pipelines of BATCH; each command is fn(pipeline)."""
+        results: list[Any] = []
+        pipe = self.r.pipeline(transaction=False)
+        n = 0
+        for command in commands:
+            command(pipe)
+            n += 1
+            if n == BATCH:
+                results.extend(pipe.execute(raise_on_error=False))
+                n = 0
+        if n:
+            results.extend(pipe.execute(raise_on_error=False))
+        return [None if isinstance(r, redis.ResponseError) else r for r in results]
+
+    def _read_analysis(self, version: str | None) -> AnalysisInfo:
+        h = {parse.decode(k): parse.decode(v) for k, v in self.r.hgetall("analysis").items()}
+        return AnalysisInfo(
+            schema=self.schema, slips_version=version or h.get("slips_version"),
+            name=h.get("name"), input_type=h.get("input_type"), output_dir=h.get("output_dir"),
+            analysis_start=h.get("analysis_start"), analysis_end=h.get("analysis_end"),
+            total_flows=parse.to_int(h.get("total_flows")),
+            file_start=parse.to_float(h.get("file_start")),
+        )
+
+    @property
+    def flows_db(self) -> FlowsDB | None:
+        """Slips' SQLite flows database, when it can be found (None otherwise)."""
+        if not self._flows_located:
+            self._flows_located = True
+            path, self._flows_reason = locate(self.analysis.output_dir, self._flows_override)
+            self._flows = FlowsDB(path) if path else None
+        return self._flows
+
+    @property
+    def flows_unavailable_reason(self) -> str | None:
+        return None if self.flows_db else self._flows_reason
+
+    @guarded
+    def ping(self) -> bool:
+        return bool(self.r.ping())
+
+    def close(self) -> None:
+        for client in (self.r, self.cache):
+            if client is not None:
+                client.close()
+        if self._flows:
+            self._flows.close()
+
+    # ------------------------------------------------------------ tree: profiles
+    def _profile_ips(self) -> list[str]:
+        kind = parse.decode(self.r.type("profiles"))
+        if kind == "zset":
+            members = self.r.zrange("profiles", 0, -1)
+        elif kind == "set":
+            members = self.r.smembers("profiles")
+        else:
+            members = []
+        ips = (parse.decode(m) for m in members)
+        return sorted({m[len("profile_"):] for m in ips if m.startswith("profile_")})
+
+    def _host_names(self, ips: list[str], hashes: list[list[Any]]) -> dict[str, str]:
+        """Host names by IP (generation-specific: classic keeps them in the MAC JSON)."""
+        return self.flows_db.host_names() if self.flows_db else {}
+
+    @guarded
+    def profiles(self) -> list[Profile]:
+        """Every profile with its time windows and their malicious marks, sorted by IP string."""
+        return self._build_profiles(self._profile_ips())
+
+    @guarded
+    def profile(self, ip: str) -> Profile:
+        """One profile; raises UnknownProfile."""
+        in_set = self.r.zscore("profiles", f"profile_{ip}") if parse.decode(
+            self.r.type("profiles")) == "zset" else self.r.sismember("profiles", f"profile_{ip}")
+        if not in_set and not self.r.exists(f"twsprofile_{ip}"):
+            raise UnknownProfile(f"no profile {ip} in this Slips database")
+        return self._build_profiles([ip])[0]
+
+    def timewindow(self, ip: str, name: str) -> TimeWindow:
+        """One time window of a profile; raises UnknownProfile / UnknownTimeWindow."""
+        tw = self.profile(ip).timewindow(name)
+        if tw is None:
+            raise UnknownTimeWindow(f"profile {ip} has no time window {name}")
+        return tw
+
+    def _build_profiles(self, ips: list[str]) -> list[Profile]:
+        fields = ("threat_level", "max_threat_level", "duration", "MAC", "host_name")
+        results = self._batched(
+            cmd for ip in ips for cmd in (
+                lambda p, ip=ip: p.hmget(f"profile_{ip}", fields),
+                lambda p, ip=ip: p.zrange(f"twsprofile_{ip}", 0, -1, withscores=True),
+            ))
+        hashes = [r or [None] * len(fields) for r in results[0::2]]
+        tw_lists = [r or [] for r in results[1::2]]
+        blocked = self._blocked()
+        pairs = [(ip, parse.decode(name), score) for ip, tws in zip(ips, tw_lists) for name, score in tws]
+        alert_values = self._batched(
+            (lambda p, ip=ip, tw=tw: p.hget(f"profile_{ip}_{tw}", "alerts")) for ip, tw, _ in pairs)
+        by_ip: dict[str, list[TimeWindow]] = {ip: [] for ip in ips}
+        widths = {ip: parse.to_float(h[2]) or DEFAULT_WIDTH for ip, h in zip(ips, hashes)}
+        for (ip, tw, score), alerts in zip(pairs, alert_values):
+            start = parse.to_float(score)
+            n_alerts = len(parse.alert_ids(alerts)) if alerts else 0
+            is_blocked = tw in blocked.get(ip, ())
+            by_ip[ip].append(TimeWindow(
+                profile_ip=ip, name=tw, number=parse.timewindow_number(tw) or 0, start=start,
+                end=start + widths[ip] if start is not None else None,
+                malicious=n_alerts > 0 or is_blocked, blocked=is_blocked, alert_count=n_alerts))
+        names = self._host_names(ips, hashes)
+        return [
+            Profile(ip=ip, host_name=names.get(ip),
+                    threat_level=parse.decode(h[1] or h[0]) or None,
+                    timewindows=tuple(sorted(by_ip[ip], key=lambda t: (t.start is None, t.start or 0, t.number))))
+            for ip, h in zip(ips, hashes)
+        ]
+
+    def _blocked(self) -> dict[str, set[str]]:
+        blocked: dict[str, set[str]] = {}
+        for key, value in self.r.hgetall("BlockedProfTW").items():
+            tws = parse.loads(value)
+            if isinstance(tws, list):
+                blocked[parse.decode(key).removeprefix("profile_")] = {parse.text(t) for t in tws}
+        return blocked
+
+    # --------------------------------------------------------------- timeline
+    @guarded
+    def timeline(self, ip: str, tw: str, offset: int = 0, limit: int = 100) -> Page:
+        """A page of the timeline, oldest first: ``limit`` entries from ``offset``."""
+        key = f"profile_{ip}_{tw}_timeline"
+        pipe = self.r.pipeline(transaction=False)
+        pipe.zcard(key)
+        if limit > 0:
+            pipe.zrange(key, max(offset, 0), max(offset, 0) + limit - 1, withscores=True)
+        results = pipe.execute()
+        members = results[1] if limit > 0 else []
+        items = tuple(parse.timeline_entry(m, s) for m, s in members)
+        return Page(items=items, offset=max(offset, 0), total=int(results[0] or 0))
+
+    # --------------------------------------------------------------- evidence
+    def _evidence_raw(self, ip: str, tw: str) -> list[tuple[Any, Any]]:
+        return list(self.r.hgetall(f"profile_{ip}_{tw}_evidence").items())
+
+    def _whitelisted(self, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        flags = self.r.smismember("whitelisted_evidence", ids)
+        return {i for i, flag in zip(ids, flags) if flag}
+
+    @guarded
+    def evidence(self, ip: str, tw: str) -> list[Evidence]:
+        """Evidence of a time window without whitelisted ones, highest threat level first."""
+        items = [parse.evidence(k, v) for k, v in self._evidence_raw(ip, tw)]
+        hidden = self._whitelisted([e.id for e in items])
+        items = [e for e in items if e.id not in hidden]
+        items.sort(key=lambda e: (-threat_rank(e.threat_level), -(e.confidence or 0), e.ts or 0))
+        return items
+
+    @guarded
+    def alerts(self, ip: str, tw: str) -> list[Alert]:
+        """Alerts of a time window (alert id -> the evidence ids that caused it)."""
+        ids = parse.alert_ids(self.r.hget(f"profile_{ip}_{tw}", "alerts"))
+        times = self.flows_db.alert_times() if self.flows_db and ids else {}
+        return [Alert(id=a, profile_ip=ip, timewindow=tw, evidence_ids=e, time=times.get(a))
+                for a, e in ids.items()]
+
+    # -------------------------------------------------------- tuples, IP info
+    def _out_tuples(self, ip: str, tw: str, direction: str) -> list[OutTuple]:
+        raise NotImplementedError
+
+    @guarded
+    def out_tuples(self, ip: str, tw: str) -> list[OutTuple]:
+        """Out tuples (IP, port, protocol) of a time window with their behavioural letters."""
+        return sorted(self._out_tuples(ip, tw, "Out"), key=lambda t: t.tuple_id)
+
+    @guarded
+    def in_tuples(self, ip: str, tw: str) -> list[OutTuple]:
+        """In tuples (only written by Slips with analysis_direction 'all')."""
+        return sorted(self._out_tuples(ip, tw, "In"), key=lambda t: t.tuple_id)
+
+    def _ip_info_raw(self, ips: list[str]) -> dict[str, dict[str, Any]]:
+        raise NotImplementedError
+
+    @guarded
+    def ip_infos(self, ips: list[str]) -> dict[str, IPInfo]:
+        """IP info of several IPs in a few round trips. An unreachable cache gives empty info."""
+        ips = list(dict.fromkeys(ips))
+        try:
+            raw = self._ip_info_raw(ips) if self.cache is not None else {}
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
+            raw = {}
+        results = self._batched(
+            cmd for ip in ips for cmd in (
+                lambda p, ip=ip: p.hget("DNSresolution", ip),
+                lambda p, ip=ip: p.hmget(f"profile_{ip}", ("max_threat_level", "threat_level")),
+            ))
+        infos = {}
+        for i, ip in enumerate(ips):
+            data = dict(raw.get(ip, {}))
+            resolution = parse.loads(results[2 * i])
+            if isinstance(resolution, dict) and not data.get("DNS_resolution"):
+                data["DNS_resolution"] = resolution.get("domains")
+            levels = results[2 * i + 1] or [None, None]
+            level = parse.decode(levels[0] or levels[1]) or None
+            infos[ip] = parse.ip_info(ip, data, threat_level=level)
+        return infos
+
+    def ip_info(self, ip: str) -> IPInfo:
+        """IP info of one IP (ASN, country, reverse DNS, SNI, domains, VirusTotal, TI, score)."""
+        return self.ip_infos([ip])[ip]
+
+    @guarded
+    def host_info(self, ip: str) -> HostInfo:
+        """Host name, MAC and user agents of a profile."""
+        h = {parse.decode(k): v for k, v in self.r.hgetall(f"profile_{ip}").items()}
+        mac_field = parse.loads(h.get("MAC"))
+        mac = parse.text(mac_field.get("MAC")) if isinstance(mac_field, dict) else parse.decode(h.get("MAC"))
+        vendor = parse.text(mac_field.get("Vendor")) if isinstance(mac_field, dict) else ""
+        agents = parse.loads(h.get("past_user_agents"))
+        agents = [parse.text(a) for a in agents] if isinstance(agents, list) else []
+        first = parse.loads(h.get("first user-agent") or h.get("User-agent"))
+        if isinstance(first, dict) and first.get("user_agent") and parse.text(first["user_agent"]) not in agents:
+            agents.insert(0, parse.text(first["user_agent"]))
+        names = self._host_names([ip], [[None, None, None, h.get("MAC"), h.get("host_name")]])
+        return HostInfo(ip=ip, host_name=names.get(ip), mac=mac or None,
+                        mac_vendor=parse.decode(h.get("MAC_vendor")) or vendor or None,
+                        user_agents=tuple(agents),
+                        threat_level=parse.decode(h.get("max_threat_level") or h.get("threat_level")) or None)
+
+    # -------------------------------------------------------------- aggregates
+    def _aggregates(self, ip: str, tw: str) -> Aggregates:
+        raise NotImplementedError
+
+    @guarded
+    def aggregates(self, ip: str, tw: str) -> Aggregates:
+        """The five port/IP tables (E C B P N) of a time window, or why they are unavailable."""
+        return self._aggregates(ip, tw)
+
+    # ------------------------------------------------------------------ counts
+    def _evidence_ids(self, ip: str, tw: str) -> list[str]:
+        return [parse.decode(k) for k in self.r.hkeys(f"profile_{ip}_{tw}_evidence")]
+
+    def _out_tuple_count(self, ip: str, tw: str) -> int:
+        return len(self._out_tuples(ip, tw, "Out"))
+
+    @guarded
+    def counts(self, ip: str, tw: str) -> TimeWindowCounts:
+        """How many timeline lines, evidence (not whitelisted), alerts and out tuples."""
+        ids = self._evidence_ids(ip, tw)
+        return TimeWindowCounts(
+            timeline=int(self.r.zcard(f"profile_{ip}_{tw}_timeline")),
+            evidence=len(ids) - len(self._whitelisted(ids)),
+            alerts=len(parse.alert_ids(self.r.hget(f"profile_{ip}_{tw}", "alerts"))),
+            out_tuples=self._out_tuple_count(ip, tw),
+        )

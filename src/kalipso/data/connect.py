@@ -1,0 +1,116 @@
+"""Connections to Slips' Redis servers: the analysis database and the IP-info cache.
+
+Slips keeps one analysis per Redis port (db 0) and a cache shared by every run on port 6379,
+db 1. Both addresses are configurable. Connections are made with short timeouts so that a
+server that goes away is noticed quickly instead of hanging the interface.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from urllib.parse import urlparse
+
+import redis
+
+from kalipso.data.errors import AuthenticationFailed, ConnectionFailed
+
+PASSWORD_ENV = "KALIPSO_REDIS_PASSWORD"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 6379
+CACHE_PORT = 6379
+CACHE_DB = 1
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Where the analysis database is and how to reach the IP-info cache."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    db: int = 0
+    url: str | None = None
+    unix_socket: str | None = None
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    tls_ca: str | None = None
+    timeout: float = 5.0
+    cache_url: str | None = None
+
+    def describe(self) -> str:
+        """A short human label of the analysis database, without any password."""
+        if self.url:
+            parsed = urlparse(self.url)
+            if parsed.scheme == "unix":
+                return f"unix:{parsed.path}"
+            db = parsed.path.lstrip("/") or "0"
+            return f"{parsed.hostname or DEFAULT_HOST}:{parsed.port or DEFAULT_PORT}/{db}"
+        if self.unix_socket:
+            return f"unix:{self.unix_socket}/{self.db}"
+        return f"{self.host}:{self.port}/{self.db}"
+
+    def with_password_from_env(self) -> ConnectionSettings:
+        """Fill the password from $KALIPSO_REDIS_PASSWORD (or $REDISCLI_AUTH) when unset."""
+        if self.password is not None:
+            return self
+        pw = os.environ.get(PASSWORD_ENV) or os.environ.get("REDISCLI_AUTH")
+        return replace(self, password=pw) if pw else self
+
+
+def _common(settings: ConnectionSettings) -> dict:
+    # Values are decoded by the parsers (invalid UTF-8 must not raise), hence raw bytes.
+    # lib_name/lib_version None: no CLIENT SETINFO, so a read-only ACL user sees only reads.
+    return {
+        "socket_timeout": settings.timeout,
+        "socket_connect_timeout": settings.timeout,
+        "decode_responses": False,
+        "lib_name": None,
+        "lib_version": None,
+        "username": settings.username,
+        "password": settings.password,
+    }
+
+
+def analysis_client(settings: ConnectionSettings) -> redis.Redis:
+    """A client for the analysis database (not yet connected)."""
+    kwargs = _common(settings)
+    if settings.url:
+        return redis.Redis.from_url(settings.url, **{k: v for k, v in kwargs.items() if v is not None or k.startswith("lib_")})
+    if settings.unix_socket:
+        return redis.Redis(unix_socket_path=settings.unix_socket, db=settings.db, **kwargs)
+    extra = {}
+    if settings.tls:
+        extra = {"ssl": True, "ssl_ca_certs": settings.tls_ca}
+    return redis.Redis(host=settings.host, port=settings.port, db=settings.db, **kwargs, **extra)
+
+
+def cache_client(settings: ConnectionSettings) -> redis.Redis:
+    """A client for the IP-info cache: --cache-url, else port 6379 db 1 on the same host."""
+    kwargs = _common(settings)
+    kwargs["socket_timeout"] = kwargs["socket_connect_timeout"] = min(settings.timeout, 2.0)
+    if settings.cache_url:
+        return redis.Redis.from_url(settings.cache_url, **{k: v for k, v in kwargs.items() if v is not None or k.startswith("lib_")})
+    host = settings.host
+    if settings.url:
+        host = urlparse(settings.url).hostname or DEFAULT_HOST
+    extra = {"ssl": True, "ssl_ca_certs": settings.tls_ca} if settings.tls else {}
+    return redis.Redis(host=host, port=CACHE_PORT, db=CACHE_DB, **kwargs, **extra)
+
+
+def check(client: redis.Redis, label: str) -> None:
+    """PING the server; turn every failure into a one-line, user-facing error."""
+    try:
+        client.ping()
+    except redis.AuthenticationError as exc:
+        raise AuthenticationFailed(f"Redis at {label} refused the password ({exc}). "
+                                   f"Set it in ${PASSWORD_ENV} or use --ask-password.") from exc
+    except redis.ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+            raise AuthenticationFailed(f"Redis at {label} needs a password: set ${PASSWORD_ENV} "
+                                       f"or use --ask-password.") from exc
+        raise ConnectionFailed(f"Redis at {label} answered with an error: {exc}") from exc
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        reason = str(exc).split(".")[0] or type(exc).__name__
+        raise ConnectionFailed(f"No Redis server answers at {label} ({reason}). "
+                               "Is Slips running? Use -p/--port for its Redis port.") from exc

@@ -1,0 +1,31 @@
+"""Errors the data layer raises to its callers. Each carries a one-line message for users."""
+
+from __future__ import annotations
+
+
+class KalipsoDataError(Exception):
+    """Base class: something about the Slips database that the user must know."""
+
+
+class ConnectionFailed(KalipsoDataError):
+    """No Redis server answered at the given address."""
+
+
+class AuthenticationFailed(KalipsoDataError):
+    """The Redis server refused the password (or asks for one that was not given)."""
+
+
+class NotSlipsDatabase(KalipsoDataError):
+    """The server answers but its database holds no Slips analysis."""
+
+
+class ConnectionLost(KalipsoDataError):
+    """A Redis server that was reachable stopped answering."""
+
+
+class UnknownProfile(KalipsoDataError):
+    """The requested profile is not in the database."""
+
+
+class UnknownTimeWindow(KalipsoDataError):
+    """The requested time window is not in the profile."""

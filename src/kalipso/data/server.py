@@ -1,0 +1,119 @@
+"""A private, throw-away redis-server: for --demo, for opening a saved dump.rdb, and for tests.
+
+It listens on loopback only (a free port) or on a unix socket in a private directory, keeps
+nothing on disk unless asked, and is always stopped and cleaned up by ``stop()``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import redis
+
+from kalipso.data.errors import ConnectionFailed
+
+
+def find_redis_server() -> str | None:
+    """The redis-server binary: $KALIPSO_REDIS_SERVER, else the one on PATH."""
+    explicit = os.environ.get("KALIPSO_REDIS_SERVER")
+    if explicit and os.access(explicit, os.X_OK):
+        return explicit
+    return shutil.which("redis-server")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """One redis-server child process on 127.0.0.1:<free port>."""
+
+    def __init__(self, binary: str | None = None, directory: str | None = None,
+                 dbfilename: str | None = None, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.binary = binary or find_redis_server()
+        if not self.binary:
+            raise ConnectionFailed("no redis-server found: install it (Debian: apt-get install "
+                                   "redis-server) or set $KALIPSO_REDIS_SERVER")
+        self._own_dir = directory is None
+        self.dir = directory or tempfile.mkdtemp(prefix="kalipso-redis-")
+        self.dbfilename = dbfilename
+        self.extra = extra or []
+        self.env = env
+        self.port = 0
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15.0) -> RedisServer:
+        for _attempt in range(3):  # a free port can be taken between probe and bind
+            self.port = free_port()
+            args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                    "--save", "", "--appendonly", "no", "--dir", self.dir,
+                    "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning"]
+            if self.dbfilename:
+                args += ["--dbfilename", self.dbfilename]
+            log = open(os.path.join(self.dir, "redis.log"), "ab")
+            self.proc = subprocess.Popen(args + self.extra, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env,
+                                         start_new_session=True)
+            log.close()
+            if self._wait(timeout):
+                return self
+            self.stop(remove=False)
+        raise ConnectionFailed(f"redis-server did not start: {self.log_tail()}")
+
+    def _wait(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            while time.monotonic() < deadline:
+                if self.proc is None or self.proc.poll() is not None:
+                    return False
+                try:
+                    client.ping()
+                    return True
+                except redis.BusyLoadingError:
+                    time.sleep(0.02)
+                except (redis.ConnectionError, redis.TimeoutError):
+                    time.sleep(0.02)
+            return False
+        finally:
+            client.close()
+
+    def log_tail(self, lines: int = 5) -> str:
+        try:
+            with open(os.path.join(self.dir, "redis.log"), encoding="utf-8", errors="replace") as f:
+                return " | ".join(f.read().strip().splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self, db: int = 0) -> redis.Redis:
+        return redis.Redis(port=self.port, db=db)
+
+    def stop(self, remove: bool = True) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if remove and self._own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
