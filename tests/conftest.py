@@ -87,3 +87,9 @@ def load_keys_json(server: RedisServer, dataset: Path) -> dict:
 def flows_db_of(dataset: Path) -> str | None:
     path = dataset / "flows.sqlite"
     return str(path) if path.exists() else None
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory, monkeypatch):
+    """Log files of in-process CLI runs go to a temporary folder, not the user's home."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.getbasetemp() / "state"))

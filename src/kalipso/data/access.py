@@ -27,7 +27,6 @@ from kalipso.data.models import (
     OutTuple,
     Page,
     Profile,
-    TimelineEntry,
     TimeWindow,
     TimeWindowCounts,
     threat_rank,
@@ -166,12 +165,12 @@ class SlipsData:
         hashes = [r or [None] * len(fields) for r in results[0::2]]
         tw_lists = [r or [] for r in results[1::2]]
         blocked = self._blocked()
-        pairs = [(ip, parse.decode(name), score) for ip, tws in zip(ips, tw_lists) for name, score in tws]
+        pairs = [(ip, parse.decode(name), score) for ip, tws in zip(ips, tw_lists, strict=False) for name, score in tws]
         alert_values = self._batched(
             (lambda p, ip=ip, tw=tw: p.hget(f"profile_{ip}_{tw}", "alerts")) for ip, tw, _ in pairs)
         by_ip: dict[str, list[TimeWindow]] = {ip: [] for ip in ips}
-        widths = {ip: parse.to_float(h[2]) or DEFAULT_WIDTH for ip, h in zip(ips, hashes)}
-        for (ip, tw, score), alerts in zip(pairs, alert_values):
+        widths = {ip: parse.to_float(h[2]) or DEFAULT_WIDTH for ip, h in zip(ips, hashes, strict=False)}
+        for (ip, tw, score), alerts in zip(pairs, alert_values, strict=False):
             start = parse.to_float(score)
             n_alerts = len(parse.alert_ids(alerts)) if alerts else 0
             is_blocked = tw in blocked.get(ip, ())
@@ -184,7 +183,7 @@ class SlipsData:
             Profile(ip=ip, host_name=names.get(ip),
                     threat_level=parse.decode(h[1] or h[0]) or None,
                     timewindows=tuple(sorted(by_ip[ip], key=lambda t: (t.start is None, t.start or 0, t.number))))
-            for ip, h in zip(ips, hashes)
+            for ip, h in zip(ips, hashes, strict=False)
         ]
 
     def _blocked(self) -> dict[str, set[str]]:
@@ -217,7 +216,7 @@ class SlipsData:
         if not ids:
             return set()
         flags = self.r.smismember("whitelisted_evidence", ids)
-        return {i for i, flag in zip(ids, flags) if flag}
+        return {i for i, flag in zip(ids, flags, strict=False) if flag}
 
     @guarded
     def evidence(self, ip: str, tw: str) -> list[Evidence]:

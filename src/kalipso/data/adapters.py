@@ -25,7 +25,7 @@ class _FieldsInTimeWindowHash(SlipsData):
         assert self.cache is not None
         values = self.cache.hmget("IPsInfo", ips) if ips else []
         result = {}
-        for ip, value in zip(ips, values):
+        for ip, value in zip(ips, values, strict=False):
             data = parse.loads(value)
             if isinstance(data, dict):
                 result[ip] = data
@@ -53,7 +53,7 @@ class ClassicSlips(_FieldsInTimeWindowHash):
     def _host_names(self, ips: list[str], hashes: list[list[Any]]) -> dict[str, str]:
         # The host name lives inside the JSON of field MAC: {"MAC": .., "host_name": ..}
         names = {}
-        for ip, h in zip(ips, hashes):
+        for ip, h in zip(ips, hashes, strict=False):
             mac = parse.loads(h[3])
             if isinstance(mac, dict) and mac.get("host_name"):
                 names[ip] = parse.text(mac["host_name"], 255)
@@ -85,12 +85,14 @@ class CurrentSlips(SlipsData):
 
     def _ip_info_raw(self, ips: list[str]) -> dict[str, dict[str, Any]]:
         assert self.cache is not None
+        if not ips:
+            return {}
         pipe = self.cache.pipeline(transaction=False)
         for kind in self.IP_INFO_KINDS:
             pipe.hmget(f"IPsInfo:{kind}", ips)
         result: dict[str, dict[str, Any]] = {}
-        for kind, values in zip(self.IP_INFO_KINDS, pipe.execute() if ips else []):
-            for ip, value in zip(ips, values):
+        for kind, values in zip(self.IP_INFO_KINDS, pipe.execute(), strict=False):
+            for ip, value in zip(ips, values, strict=False):
                 if value is None:
                     continue
                 decoded = parse.loads(value)

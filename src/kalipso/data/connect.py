@@ -7,11 +7,14 @@ server that goes away is noticed quickly instead of hanging the interface.
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from kalipso.data.errors import AuthenticationFailed, ConnectionFailed
 
@@ -58,25 +61,38 @@ class ConnectionSettings:
         return replace(self, password=pw) if pw else self
 
 
+# No CLIENT SETINFO on connect, so that a read-only ACL user sees nothing but reads.
+# redis-py >= 7 spells this driver_info=None; older releases lib_name/lib_version=None.
+_NO_SETINFO = ({"driver_info": None}
+               if "driver_info" in inspect.signature(redis.Redis.__init__).parameters
+               else {"lib_name": None, "lib_version": None})
+
+
 def _common(settings: ConnectionSettings) -> dict:
     # Values are decoded by the parsers (invalid UTF-8 must not raise), hence raw bytes.
-    # lib_name/lib_version None: no CLIENT SETINFO, so a read-only ACL user sees only reads.
     return {
         "socket_timeout": settings.timeout,
         "socket_connect_timeout": settings.timeout,
         "decode_responses": False,
-        "lib_name": None,
-        "lib_version": None,
         "username": settings.username,
         "password": settings.password,
+        # one immediate retry (a stale pooled socket), no backoff: the UI reconnects itself,
+        # and a refused connection must fail at once, not after seconds of back-off
+        "retry": Retry(NoBackoff(), 1),
+        **_NO_SETINFO,
     }
+
+
+def _url_kwargs(kwargs: dict) -> dict:
+    # from_url takes the URL's own user/password unless we pass explicit ones
+    return {k: v for k, v in kwargs.items() if v is not None or k in _NO_SETINFO}
 
 
 def analysis_client(settings: ConnectionSettings) -> redis.Redis:
     """A client for the analysis database (not yet connected)."""
     kwargs = _common(settings)
     if settings.url:
-        return redis.Redis.from_url(settings.url, **{k: v for k, v in kwargs.items() if v is not None or k.startswith("lib_")})
+        return redis.Redis.from_url(settings.url, **_url_kwargs(kwargs))
     if settings.unix_socket:
         return redis.Redis(unix_socket_path=settings.unix_socket, db=settings.db, **kwargs)
     extra = {}
@@ -90,7 +106,7 @@ def cache_client(settings: ConnectionSettings) -> redis.Redis:
     kwargs = _common(settings)
     kwargs["socket_timeout"] = kwargs["socket_connect_timeout"] = min(settings.timeout, 2.0)
     if settings.cache_url:
-        return redis.Redis.from_url(settings.cache_url, **{k: v for k, v in kwargs.items() if v is not None or k.startswith("lib_")})
+        return redis.Redis.from_url(settings.cache_url, **_url_kwargs(kwargs))
     host = settings.host
     if settings.url:
         host = urlparse(settings.url).hostname or DEFAULT_HOST
@@ -103,14 +119,17 @@ def check(client: redis.Redis, label: str) -> None:
     try:
         client.ping()
     except redis.AuthenticationError as exc:
-        raise AuthenticationFailed(f"Redis at {label} refused the password ({exc}). "
-                                   f"Set it in ${PASSWORD_ENV} or use --ask-password.") from exc
+        if client.connection_pool.connection_kwargs.get("password") is None:
+            raise AuthenticationFailed(f"Redis at {label} needs a password: set ${PASSWORD_ENV} "
+                                       "or use --ask-password.") from exc
+        raise AuthenticationFailed(f"Redis at {label} refused the password. "
+                                   f"Set the right one in ${PASSWORD_ENV} or use --ask-password.") from exc
     except redis.ResponseError as exc:
         if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
             raise AuthenticationFailed(f"Redis at {label} needs a password: set ${PASSWORD_ENV} "
                                        f"or use --ask-password.") from exc
         raise ConnectionFailed(f"Redis at {label} answered with an error: {exc}") from exc
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        reason = str(exc).split(".")[0] or type(exc).__name__
+        reason = str(exc).strip().rstrip(".") or type(exc).__name__
         raise ConnectionFailed(f"No Redis server answers at {label} ({reason}). "
                                "Is Slips running? Use -p/--port for its Redis port.") from exc

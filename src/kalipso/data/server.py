@@ -78,6 +78,10 @@ class RedisServer:
                 try:
                     client.ping()
                     return True
+                except (redis.AuthenticationError, redis.ResponseError) as exc:
+                    if not isinstance(exc, redis.BusyLoadingError):
+                        return True  # it answers; it only wants a password
+                    time.sleep(0.02)
                 except redis.BusyLoadingError:
                     time.sleep(0.02)
                 except (redis.ConnectionError, redis.TimeoutError):

@@ -1,0 +1,1 @@
+"""Kalipso's built-in hotkey views, registered through the public ``kalipso.views`` group."""

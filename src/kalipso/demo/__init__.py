@@ -1,0 +1,1 @@
+"""Generated Slips databases for the demo, the tests and the benchmarks."""

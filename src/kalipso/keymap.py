@@ -1,0 +1,55 @@
+"""The one key table of the main board. The help bar and the help overlay are drawn from it.
+
+Commands are registered by name; keys are bound separately, so the help never drifts from
+what the keys do. Keys used here are reserved: a view cannot take them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Binding:
+    keys: tuple[str, ...]
+    command: str
+    help: str
+    in_bar: bool = False
+
+
+MAIN_BOARD: tuple[Binding, ...] = (
+    Binding(("q",), "quit", "quit (in a view: back to the main board)", True),
+    Binding(("?",), "help", "help: every key", True),
+    Binding(("\t",), "focus_next", "next pane"),
+    Binding(("KEY_BTAB",), "focus_prev", "previous pane"),
+    Binding(("KEY_UP", "k"), "up", "move up"),
+    Binding(("KEY_DOWN", "j"), "down", "move down"),
+    Binding(("KEY_PPAGE",), "page_up", "page up"),
+    Binding(("KEY_NPAGE",), "page_down", "page down"),
+    Binding(("KEY_HOME", "g"), "home", "first line"),
+    Binding(("KEY_END", "G"), "end", "last line"),
+    Binding(("\n", "KEY_ENTER", "KEY_RIGHT", "l"), "open", "expand profile / select time window / show IP info"),
+    Binding(("KEY_LEFT", "h"), "close", "collapse profile"),
+    Binding(("/",), "filter", "filter profiles by IP or host name", True),
+    Binding(("s",), "sort", "sort profiles by IP or by threat", True),
+    Binding(("n",), "next_malicious", "next malicious time window", True),
+    Binding(("b",), "prev_malicious", "previous malicious time window"),
+    Binding(("r",), "refresh", "refresh now", True),
+    Binding(("w", "W"), "copy_ip", "copy the selected IP to the clipboard", True),
+    Binding(("\x1b",), "back", "back to the main board"),
+)
+
+RESERVED_KEYS = frozenset(k for b in MAIN_BOARD for k in b.keys if len(k) == 1)
+
+
+def command_for(key: str) -> str | None:
+    for binding in MAIN_BOARD:
+        if key in binding.keys:
+            return binding.command
+    return None
+
+
+def key_label(key: str) -> str:
+    return {"\t": "Tab", "\n": "Enter", "\x1b": "Esc", "KEY_BTAB": "Shift-Tab", "KEY_UP": "Up",
+            "KEY_DOWN": "Down", "KEY_PPAGE": "PgUp", "KEY_NPAGE": "PgDn", "KEY_HOME": "Home",
+            "KEY_END": "End", "KEY_ENTER": "Enter", "KEY_RIGHT": "Right", "KEY_LEFT": "Left"}.get(key, key)

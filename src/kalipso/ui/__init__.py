@@ -1,0 +1,1 @@
+"""The curses user interface: the only place that imports curses."""

@@ -1,0 +1,1 @@
+"""Hotkey views: the contract (base) and how they are found (registry)."""
