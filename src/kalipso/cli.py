@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kalipso {__version__}")
     parser.add_argument("--log-file", help="where tracebacks go (default ~/.local/state/kalipso/kalipso.log)")
     parser.add_argument("--debug", action="store_true", help="re-raise errors instead of containing them")
+    add_connection_options(parser)
+    ui = parser.add_argument_group("the board")
+    ui.add_argument("--demo", action="store_true",
+                    help="open a generated demo network in a private Redis (removed on exit)")
+    ui.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
+                    help="re-read the database every SECONDS while Slips runs (0: never; default 5)")
+    ui.add_argument("--disable-view", action="append", default=[], metavar="NAME",
+                    help="do not load the hotkey view NAME (repeatable)")
+    parser.set_defaults(run=run_ui)
     sub = parser.add_subparsers(dest="command")
 
     export = sub.add_parser("export", help="print the analysis as JSON or text")
@@ -95,6 +104,30 @@ def run_views(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def run_ui(args: argparse.Namespace) -> int:
+    from contextlib import nullcontext
+
+    from kalipso.views.registry import discover
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("kalipso: the board needs a terminal; for scripts use 'kalipso export'", file=sys.stderr)
+        return EXIT_USER
+    if args.demo:
+        from kalipso.demo.session import demo_database
+        source = demo_database()
+    else:
+        source = nullcontext(settings_from(args))
+    with source as settings:
+        data = open_slips(settings, flows_db=args.flows_db)  # errors here come before curses
+        registry = discover(disabled=set(args.disable_view))
+        from kalipso.app import App
+        try:
+            App(data, registry, refresh_seconds=args.refresh, debug=args.debug).run()
+        finally:
+            data.close()
+    return EXIT_OK
+
+
 def guarded_run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command: user errors as one line on stderr, tracebacks only in the log file."""
     log_path = logfile.setup(args.log_file, args.debug)
@@ -119,9 +152,6 @@ def guarded_run(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "run", None):
-        parser.print_help()
-        return EXIT_USER
     return guarded_run(args.run, args)
 
 

@@ -37,7 +37,7 @@ class RedisServer:
 
     def __init__(self, binary: str | None = None, directory: str | None = None,
                  dbfilename: str | None = None, extra: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, port: int = 0) -> None:
         self.binary = binary or find_redis_server()
         if not self.binary:
             raise ConnectionFailed("no redis-server found: install it (Debian: apt-get install "
@@ -47,12 +47,13 @@ class RedisServer:
         self.dbfilename = dbfilename
         self.extra = extra or []
         self.env = env
-        self.port = 0
+        self.fixed_port = port
+        self.port = port
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15.0) -> RedisServer:
         for _attempt in range(3):  # a free port can be taken between probe and bind
-            self.port = free_port()
+            self.port = self.fixed_port or free_port()
             args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
                     "--save", "", "--appendonly", "no", "--dir", self.dir,
                     "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning"]

@@ -25,7 +25,7 @@ LAN = "192.168.1."
 GATEWAY = LAN + "1"
 BEACON_HOST = LAN + "23"
 SCANNER_HOST = LAN + "66"
-HOST_NAMES = ("reception", "acct-pc-07", "dev-laptop", "printer", "nas", "ceo-mac", "lab-pc",
+HOST_NAMES = ("reception", "accounting", "dev-laptop", "printer", "nas", "ceo-mac", "lab-pc",
               "meeting-room", "hr-laptop", "kiosk")
 USER_AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0",
                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) Safari/605.1.15",
@@ -314,7 +314,7 @@ def generate(db0: redis.Redis, db1: redis.Redis, output_dir: str, scenario: Scen
     for hour in range(scenario.hours):
         hour_start = scenario.start + hour * WIDTH
         for host in hosts:
-            count = rng.randint(0, 2 * scenario.flows_per_hour)
+            count = rng.randint(1, max(2 * scenario.flows_per_hour - 1, 1))
             net.browse(host, hour_start, count)
         if scenario.beacon:
             net.beacon(hour_start)

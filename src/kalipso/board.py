@@ -1,0 +1,373 @@
+"""The main board's state and the lines of its panes. Pure: data in, lines out; no curses.
+
+The app feeds it commands (from the key table) and pane sizes; the UI paints what it returns.
+All reads go through SlipsData and are limited to what is visible.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from dataclasses import dataclass, field
+
+from kalipso.data import ConnectionLost, SlipsData
+from kalipso.data.models import Evidence, IPInfo, Profile, TimelineEntry, threat_rank
+from kalipso.text import format_ts
+from kalipso.views.base import Line, line
+
+FOCUS_ORDER = ("tree", "timeline", "evidence")
+
+
+def ip_sort_key(ip: str) -> tuple:
+    """Numeric order, IPv4 before IPv6, anything unparsable last."""
+    try:
+        addr = ipaddress.ip_address(ip)
+        return (addr.version, int(addr), ip)
+    except ValueError:
+        return (9, 0, ip)
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    ip: str
+    tw: str | None  # None for the profile row itself
+
+
+@dataclass
+class Board:
+    data: SlipsData
+    profiles: list[Profile] = field(default_factory=list)
+    expanded: set[str] = field(default_factory=set)
+    sort_by_threat: bool = False
+    filter_text: str = ""
+    tree_cursor: int = 0
+    tree_top: int = 0
+    focus: str = "tree"
+    selected: tuple[str, str] | None = None
+    timeline: tuple[TimelineEntry, ...] = ()
+    timeline_total: int = 0
+    timeline_top: int = 0
+    timeline_cursor: int = 0
+    timeline_height: int = 20
+    evidence: list[Evidence] = field(default_factory=list)
+    evidence_top: int = 0
+    ip_info: IPInfo | None = None
+    error: str | None = None
+    message: str = ""
+    refreshed_at: float = 0.0
+    round_trips: int = 0
+
+    # ------------------------------------------------------------------ loading
+    def reload(self) -> None:
+        """Re-read profiles (and the open time window) keeping selection and scroll position."""
+        current = self.current_row()
+        try:
+            self.profiles = self.data.profiles()
+            if self.selected:
+                self._load_timewindow(keep_position=True)
+            self.error = None
+        except ConnectionLost as exc:
+            self.error = str(exc)
+            return
+        self.refreshed_at = time.time()
+        rows = self.rows()
+        if current in rows:
+            self.tree_cursor = rows.index(current)
+        self.tree_cursor = min(self.tree_cursor, max(len(rows) - 1, 0))
+        self._update_ip_info()
+
+    def _load_timewindow(self, keep_position: bool = False) -> None:
+        assert self.selected
+        ip, tw = self.selected
+        if not keep_position:
+            self.timeline_top = self.timeline_cursor = self.evidence_top = 0
+        self._load_timeline_page()
+        self.evidence = self.data.evidence(ip, tw)
+
+    def _load_timeline_page(self) -> None:
+        assert self.selected
+        page = self.data.timeline(*self.selected, self.timeline_top, max(self.timeline_height, 1))
+        self.timeline, self.timeline_total = page.items, page.total
+        if self.timeline_total and self.timeline_cursor >= self.timeline_total:
+            self.timeline_cursor = self.timeline_total - 1
+
+    def _update_ip_info(self) -> None:
+        ip = self.focused_ip()
+        try:
+            self.ip_info = self.data.ip_info(ip) if ip else None
+        except ConnectionLost as exc:
+            self.error = str(exc)
+
+    # -------------------------------------------------------------------- tree
+    def visible_profiles(self) -> list[Profile]:
+        needle = self.filter_text.lower()
+        shown = [p for p in self.profiles
+                 if not needle or needle in p.ip.lower() or needle in (p.host_name or "").lower()]
+        if self.sort_by_threat:
+            shown.sort(key=lambda p: (not p.malicious, -threat_rank(p.threat_level), ip_sort_key(p.ip)))
+        else:
+            shown.sort(key=lambda p: ip_sort_key(p.ip))
+        return shown
+
+    def rows(self) -> list[TreeRow]:
+        rows = []
+        for p in self.visible_profiles():
+            rows.append(TreeRow(p.ip, None))
+            if p.ip in self.expanded:
+                rows.extend(TreeRow(p.ip, tw.name) for tw in p.timewindows)
+        return rows
+
+    def current_row(self) -> TreeRow | None:
+        rows = self.rows()
+        return rows[self.tree_cursor] if 0 <= self.tree_cursor < len(rows) else None
+
+    def profile(self, ip: str) -> Profile | None:
+        return next((p for p in self.profiles if p.ip == ip), None)
+
+    def focused_ip(self) -> str | None:
+        """The IP whose info the IP box shows: the timeline line's peer, or the tree's profile."""
+        if self.focus == "timeline" and self.timeline:
+            entry = self.timeline_entry()
+            if entry and entry.peer:
+                return entry.peer
+        row = self.current_row()
+        return row.ip if row else None
+
+    def timeline_entry(self) -> TimelineEntry | None:
+        i = self.timeline_cursor - self.timeline_top
+        return self.timeline[i] if 0 <= i < len(self.timeline) else None
+
+    # ---------------------------------------------------------------- commands
+    def command(self, name: str, page_rows: int = 10) -> None:
+        """Apply a key-table command to the board."""
+        try:
+            handler = getattr(self, f"cmd_{name}", None)
+            if handler:
+                handler(page_rows)
+        except ConnectionLost as exc:
+            self.error = str(exc)
+
+    def cmd_focus_next(self, _: int) -> None:
+        self.focus = FOCUS_ORDER[(FOCUS_ORDER.index(self.focus) + 1) % len(FOCUS_ORDER)]
+        self._update_ip_info()
+
+    def cmd_focus_prev(self, _: int) -> None:
+        self.focus = FOCUS_ORDER[(FOCUS_ORDER.index(self.focus) - 1) % len(FOCUS_ORDER)]
+        self._update_ip_info()
+
+    def _move(self, delta: int | None, absolute: int | None = None) -> None:
+        if self.focus == "tree":
+            n = len(self.rows())
+            target = absolute if absolute is not None else self.tree_cursor + (delta or 0)
+            self.tree_cursor = max(0, min(target, n - 1))
+        elif self.focus == "timeline":
+            target = absolute if absolute is not None else self.timeline_cursor + (delta or 0)
+            self.timeline_cursor = max(0, min(target, self.timeline_total - 1))
+            height = max(self.timeline_height, 1)
+            top = min(self.timeline_top, self.timeline_cursor)
+            top = max(top, self.timeline_cursor - height + 1)
+            if top != self.timeline_top and self.selected:
+                self.timeline_top = top
+                self._load_timeline_page()
+        else:
+            target = absolute if absolute is not None else self.evidence_top + (delta or 0)
+            self.evidence_top = max(0, min(target, len(self.evidence) - 1))
+        self._update_ip_info()
+
+    def cmd_up(self, _: int) -> None:
+        self._move(-1)
+
+    def cmd_down(self, _: int) -> None:
+        self._move(1)
+
+    def cmd_page_up(self, rows: int) -> None:
+        self._move(-rows)
+
+    def cmd_page_down(self, rows: int) -> None:
+        self._move(rows)
+
+    def cmd_home(self, _: int) -> None:
+        self._move(None, 0)
+
+    def cmd_end(self, _: int) -> None:
+        last = {"tree": len(self.rows()), "timeline": self.timeline_total,
+                "evidence": len(self.evidence)}[self.focus] - 1
+        self._move(None, max(last, 0))
+
+    def cmd_open(self, _: int) -> None:
+        if self.focus != "tree":
+            self._update_ip_info()
+            return
+        row = self.current_row()
+        if row is None:
+            return
+        if row.tw is None:
+            self.expanded.symmetric_difference_update({row.ip})
+        else:
+            self.select_timewindow(row.ip, row.tw)
+
+    def cmd_close(self, _: int) -> None:
+        row = self.current_row()
+        if self.focus == "tree" and row:
+            self.expanded.discard(row.ip)
+            self.tree_cursor = self.rows().index(TreeRow(row.ip, None))
+
+    def select_timewindow(self, ip: str, tw: str) -> None:
+        self.selected = (ip, tw)
+        self._load_timewindow()
+        self.message = f"{ip} {tw}: {self.timeline_total} timeline lines, {len(self.evidence)} evidence"
+
+    def cmd_sort(self, _: int) -> None:
+        self.sort_by_threat = not self.sort_by_threat
+        self._keep_row(self.current_row())
+        self.message = "profiles sorted by " + ("threat" if self.sort_by_threat else "IP")
+
+    def _keep_row(self, row: TreeRow | None) -> None:
+        rows = self.rows()
+        self.tree_cursor = rows.index(row) if row in rows else min(self.tree_cursor, max(len(rows) - 1, 0))
+
+    def set_filter(self, text: str) -> None:
+        row = self.current_row()
+        self.filter_text = text
+        self._keep_row(row)
+        shown = len(self.visible_profiles())
+        self.message = f"filter '{text}': {shown} profiles" if text else "filter cleared"
+
+    def _jump_malicious(self, step: int) -> None:
+        marks = [TreeRow(p.ip, tw.name) for p in self.visible_profiles() for tw in p.timewindows if tw.malicious]
+        if not marks:
+            self.message = "no malicious time window"
+            return
+        row = self.current_row()
+        order = [TreeRow(p.ip, tw.name) for p in self.visible_profiles() for tw in p.timewindows]
+        if row in order:
+            here: float = order.index(row)
+        else:  # on a profile row: just before its first time window
+            here = next((i for i, r in enumerate(order) if row and r.ip == row.ip), -1) - 0.5
+        pos = [order.index(m) for m in marks]
+        after = [i for i in pos if (i > here if step > 0 else i < here)]
+        target = order[(after[0] if step > 0 else after[-1]) if after else (pos[0] if step > 0 else pos[-1])]
+        self.expanded.add(target.ip)
+        self.focus = "tree"
+        self.tree_cursor = self.rows().index(target)
+        self.select_timewindow(target.ip, target.tw or "")
+
+    def cmd_next_malicious(self, _: int) -> None:
+        self._jump_malicious(1)
+
+    def cmd_prev_malicious(self, _: int) -> None:
+        self._jump_malicious(-1)
+
+    def cmd_refresh(self, _: int) -> None:
+        self.reload()
+        self.message = "refreshed" if not self.error else ""
+
+    # ------------------------------------------------------------------- lines
+    def tree_lines(self, height: int, width: int) -> tuple[list[Line], int]:
+        """Visible tree lines and the index of the cursor among them."""
+        rows = self.rows()
+        if self.tree_cursor < self.tree_top:
+            self.tree_top = self.tree_cursor
+        elif self.tree_cursor >= self.tree_top + height:
+            self.tree_top = self.tree_cursor - height + 1
+        out: list[Line] = []
+        for row in rows[self.tree_top: self.tree_top + height]:
+            p = self.profile(row.ip)
+            if p is None:
+                continue
+            if row.tw is None:
+                mark = "!" if p.malicious else " "
+                sign = "-" if p.ip in self.expanded else "+"
+                label = p.ip + (f" {p.host_name}" if p.host_name else "")
+                out.append(line((f"{sign}{mark}", "malicious" if p.malicious else "dim"),
+                                (label, "malicious" if p.malicious else "normal")))
+            else:
+                tw = p.timewindow(row.tw)
+                if tw is None:
+                    continue
+                current = self.selected == (row.ip, row.tw)
+                mark = "!" if tw.malicious else ("●" if current else " ")
+                style = "malicious" if tw.malicious else ("title" if current else "normal")
+                out.append(line(f"  {mark}", (f"{tw.name} ", style),
+                                (format_ts(tw.start, "%m-%d %H:%M"), "dim")))
+        if not rows:
+            out.append(line(("no profiles" + (" match the filter" if self.filter_text else ""), "dim")))
+        return out, self.tree_cursor - self.tree_top
+
+    def timeline_lines(self, height: int) -> tuple[list[Line], int | None]:
+        self.timeline_height = height
+        if not self.selected:
+            return [line(("select a time window in the tree (Enter)", "dim"))], None
+        if not self.timeline:
+            return [line(("this time window has no timeline lines", "dim"))], None
+        out = [timeline_line(e) for e in self.timeline[:height]]
+        cursor = self.timeline_cursor - self.timeline_top if self.focus == "timeline" else None
+        return out, cursor
+
+    def evidence_lines(self, height: int) -> list[Line]:
+        if not self.selected:
+            return []
+        alerts = sum(tw.alert_count for p in self.profiles if p.ip == self.selected[0]
+                     for tw in p.timewindows if tw.name == self.selected[1])
+        head = line((f"{len(self.evidence)} evidence", "header"),
+                    (f", {alerts} alert{'s' if alerts != 1 else ''}", "malicious" if alerts else "header"))
+        body = [evidence_line(e) for e in self.evidence[self.evidence_top:]]
+        if not self.evidence:
+            body = [line(("no evidence in this time window", "dim"))]
+        return [head] + body[: max(height - 1, 0)]
+
+    def ipinfo_lines(self) -> list[Line]:
+        info = self.ip_info
+        if info is None:
+            return [line(("no IP selected", "dim"))]
+        profile = self.profile(info.ip)
+        out = [line((info.ip, "ip"), (f"  {profile.host_name}" if profile and profile.host_name else "", "title"),
+                    (f"  threat: {info.threat_level}" if info.threat_level else "",
+                     "malicious" if threat_rank(info.threat_level) >= 3 else "normal"))]
+        pairs = [("ASN", " ".join(x for x in (info.asn_number, info.asn_org) if x)),
+                 ("Country", info.country), ("rDNS", info.reverse_dns),
+                 ("Domains", ", ".join(info.domains)), ("SNI", ", ".join(info.sni)),
+                 ("VirusTotal", "  ".join(f"{k}:{v}" for k, v in info.virustotal)),
+                 ("Threat intel", info.threat_intelligence),
+                 ("Score", f"{info.score} (confidence {info.confidence})" if info.score else None)]
+        for label, value in pairs:
+            if value:
+                out.append(line((f"{label}: ", "header"), (value, "critical" if label == "Threat intel" else "normal")))
+        if len(out) == 1:
+            out.append(line(("Slips has no information about this IP", "dim")))
+        return out
+
+
+def timeline_line(e: TimelineEntry) -> Line:
+    """One timeline entry as Slips' Kalipso showed it, plus the state it dropped."""
+    if e.malformed:
+        return line(("[unreadable line] ", "warning"), (e.raw, "dim"))
+    parts: list[tuple[str, str]] = [(e.timestamp[:19] + " ", "dim")]
+    if e.dport_name and e.dport_name not in ("????", "-"):
+        parts.append((e.dport_name + " ", "domain"))
+    if e.dns_resolution and e.dns_resolution not in ("????", "-"):
+        parts.append((e.dns_resolution + " ", "domain"))
+    parts.append((f"[{e.peer}] ", "ip"))
+    parts.append((e.dport_proto + " ", "port"))
+    if e.state:
+        parts.append((e.state + " ", "ok" if e.state == "Established" else "dim"))
+    if e.sent or e.recv:
+        parts.append((f"↑{e.sent} ↓{e.recv} ", "number"))
+    if e.warning:
+        parts.append((e.warning + " ", "warning"))
+    if e.critical_warning:
+        parts.append((e.critical_warning + " ", "critical"))
+    for key, value in e.info:
+        parts.append((f"{key}:", "dim"))
+        parts.append((value + " ", "normal"))
+    return line(*parts)
+
+
+def evidence_line(e: Evidence) -> Line:
+    level = e.threat_level or "?"
+    style = "critical" if threat_rank(level) >= 4 else "malicious" if threat_rank(level) >= 3 else \
+        "warning" if threat_rank(level) >= 2 else "normal"
+    conf = f" conf {e.confidence:g}" if e.confidence is not None else ""
+    when = format_ts(e.ts) if e.ts is not None else e.timestamp[:19]
+    return line((f"{level:<8} ", style), (when + " ", "dim"), (e.evidence_type + " ", "title"),
+                (e.description, "normal"), (conf, "dim"))

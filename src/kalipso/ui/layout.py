@@ -1,0 +1,50 @@
+"""Pure layout: (rows, cols) -> the rectangles of the fixed panes. No curses here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_ROWS, MIN_COLS = 20, 70
+
+
+@dataclass(frozen=True)
+class Rect:
+    y: int
+    x: int
+    h: int
+    w: int
+
+    def contains(self, y: int, x: int) -> bool:
+        return self.y <= y < self.y + self.h and self.x <= x < self.x + self.w
+
+
+def too_small(rows: int, cols: int) -> bool:
+    return rows < MIN_ROWS or cols < MIN_COLS
+
+
+def main_board(rows: int, cols: int) -> dict[str, Rect]:
+    """status (top line), tree (left), ipinfo / timeline / evidence (right), help (bottom line).
+
+    The tree gets a quarter of the width (at least 26 columns, enough for an IPv4 address with
+    a host name); the IP-info box 7 rows; the evidence box a quarter of the height.
+    """
+    body_h = rows - 2
+    tree_w = min(max(26, cols // 4), 44)
+    right_x, right_w = tree_w, cols - tree_w
+    info_h = 7
+    evidence_h = max(6, body_h // 4 + 1)
+    timeline_h = body_h - info_h - evidence_h
+    return {
+        "status": Rect(0, 0, 1, cols),
+        "tree": Rect(1, 0, body_h, tree_w),
+        "ipinfo": Rect(1, right_x, info_h, right_w),
+        "timeline": Rect(1 + info_h, right_x, timeline_h, right_w),
+        "evidence": Rect(1 + info_h + timeline_h, right_x, evidence_h, right_w),
+        "help": Rect(rows - 1, 0, 1, cols),
+    }
+
+
+def view_area(rows: int, cols: int) -> dict[str, Rect]:
+    """A hotkey view replaces the board between the status line and the help bar."""
+    return {"status": Rect(0, 0, 1, cols), "view": Rect(1, 0, rows - 2, cols),
+            "help": Rect(rows - 1, 0, 1, cols)}
