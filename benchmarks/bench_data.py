@@ -21,10 +21,8 @@ TREE = ("t0 = time.perf_counter()\n"
         "profiles = data.profiles()\n"
         "t1 = time.perf_counter()\n") + probe_end("[len(profiles), sum(len(p.timewindows) for p in profiles)]")
 
-FIRST_SCREEN = ("ip = '10.0.1.0'\n"
+FIRST_SCREEN = ("ip, tw = '10.0.1.0', 'timewindow24'\n"
                 "t0 = time.perf_counter()\n"
-                "profile = data.profile(ip)\n"
-                "tw = profile.timewindows[-1].name\n"
                 "page = data.timeline(ip, tw, 0, 50)\n"
                 "ev = data.evidence(ip, tw)\n"
                 "info = data.ip_info(ip)\n"

@@ -50,16 +50,24 @@ class App:
     def __post_init__(self) -> None:
         self.board = Board(self.data)
         self.utf8 = utf8_locale()
+        # KALIPSO_TRACE=FILE: one JSON line per key (handling + drawing time, Redis round
+        # trips) and one at exit (peak memory), for benchmarks/bench_board.py
+        trace = os.environ.get("KALIPSO_TRACE")
+        self.trace = open(trace, "a", encoding="utf-8") if trace else None
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
         with terminal() as stdscr:
             stdscr.timeout(250)
+            started = time.monotonic()
             self.board.reload()
             last_refresh = time.monotonic()
             self.draw(stdscr)
+            self.emit({"event": "first_board", "ms": (time.monotonic() - started) * 1000,
+                       "round_trips": self.data.round_trips})
             while self.running:
                 key = self.read_key(stdscr)
+                t0, trips = time.monotonic(), self.data.round_trips
                 if key is not None:
                     self.handle(key, stdscr)
                 if self.refresh_seconds and time.monotonic() - last_refresh >= self.refresh_seconds:
@@ -70,6 +78,19 @@ class App:
                 elif key is None:
                     continue
                 self.draw(stdscr)
+                if key is not None:
+                    self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000,
+                               "round_trips": self.data.round_trips - trips})
+        if self.trace:
+            import resource
+            self.emit({"event": "exit", "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+            self.trace.close()
+
+    def emit(self, record: dict) -> None:
+        if self.trace:
+            import json
+            self.trace.write(json.dumps(record) + "\n")
+            self.trace.flush()
 
     @staticmethod
     def read_key(stdscr: curses.window) -> str | None:

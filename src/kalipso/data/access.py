@@ -58,8 +58,9 @@ class SlipsData:
     def __init__(self, client: redis.Redis, cache: redis.Redis | None,
                  settings: ConnectionSettings, version: str | None,
                  flows_db: str | None = None) -> None:
-        self.r = client
-        self.cache = cache
+        self.round_trips = 0  # requests sent to Redis (a pipeline counts once), for benchmarks
+        self.r = self._counted(client)
+        self.cache = self._counted(cache) if cache is not None else None
         self.settings = settings
         self.label = settings.describe()
         self._flows_override = flows_db
@@ -69,6 +70,29 @@ class SlipsData:
         self.analysis = self._read_analysis(version)
 
     # ----------------------------------------------------------------- plumbing
+    def _counted(self, client: redis.Redis) -> redis.Redis:
+        """Count round trips: every single command and every pipeline execute."""
+        single, make_pipeline = client.execute_command, client.pipeline
+
+        def execute_command(*args: Any, **kwargs: Any) -> Any:
+            self.round_trips += 1
+            return single(*args, **kwargs)
+
+        def pipeline(*args: Any, **kwargs: Any) -> Any:
+            pipe = make_pipeline(*args, **kwargs)
+            run = pipe.execute
+
+            def execute(*a: Any, **kw: Any) -> Any:
+                self.round_trips += 1
+                return run(*a, **kw)
+
+            pipe.execute = execute  # type: ignore[method-assign]
+            return pipe
+
+        client.execute_command = execute_command  # type: ignore[method-assign]
+        client.pipeline = pipeline  # type: ignore[method-assign]
+        return client
+
     def _batched(self, commands: Iterable[Callable[[Any], Any]]) -> list[Any]:
         """Run commands in pipelines of BATCH; each command is fn(pipeline)."""
         results: list[Any] = []
@@ -166,8 +190,7 @@ class SlipsData:
         tw_lists = [r or [] for r in results[1::2]]
         blocked = self._blocked()
         pairs = [(ip, parse.decode(name), score) for ip, tws in zip(ips, tw_lists, strict=False) for name, score in tws]
-        alert_values = self._batched(
-            (lambda p, ip=ip, tw=tw: p.hget(f"profile_{ip}_{tw}", "alerts")) for ip, tw, _ in pairs)
+        alert_values = self._alert_fields(pairs)
         by_ip: dict[str, list[TimeWindow]] = {ip: [] for ip in ips}
         widths = {ip: parse.to_float(h[2]) or DEFAULT_WIDTH for ip, h in zip(ips, hashes, strict=False)}
         for (ip, tw, score), alerts in zip(pairs, alert_values, strict=False):
@@ -185,6 +208,24 @@ class SlipsData:
                     timewindows=tuple(sorted(by_ip[ip], key=lambda t: (t.start is None, t.start or 0, t.number))))
             for ip, h in zip(ips, hashes, strict=False)
         ]
+
+    def _alert_fields(self, pairs: list[tuple[str, str, Any]]) -> list[Any]:
+        """The ``alerts`` field of each (ip, tw) time-window hash, or None.
+
+        Few time windows have such a hash, so for many windows one server-side SCAN for them
+        (the glob's last [0-9] leaves out ``_evidence``, ``_timeline`` and ``:OutTuples:*``)
+        costs far less than one HGET per window.
+        """
+        if len(pairs) <= 200:
+            return self._batched(
+                (lambda p, ip=ip, tw=tw: p.hget(f"profile_{ip}_{tw}", "alerts")) for ip, tw, _ in pairs)
+        existing = {parse.decode(k) for k in self.r.scan_iter(
+            match="profile_*_timewindow*[0-9]", count=5000, _type="hash")}
+        wanted = [f"profile_{ip}_{tw}" for ip, tw, _ in pairs]
+        present = [k for k in wanted if k in existing]
+        values = dict(zip(present, self._batched(
+            (lambda p, k=k: p.hget(k, "alerts")) for k in present), strict=True))
+        return [values.get(k) for k in wanted]
 
     def _blocked(self) -> dict[str, set[str]]:
         blocked: dict[str, set[str]] = {}
