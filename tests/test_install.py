@@ -9,7 +9,8 @@ import pytest
 
 from conftest import REPO
 
-BUILTIN = {"SrcPortClient", "DstIPsClient", "DstPortServer", "DstPortsClient", "DstPortsClientIPs"}
+BUILTIN = {"SrcPortClient", "DstIPsClient", "DstPortServer", "DstPortsClient", "DstPortsClientIPs",
+           "OutTuples", "InTuples", "ProfileEvidence", "Activity", "Map"}
 
 
 def test_editable_install_lists_builtin_views():
@@ -41,3 +42,4 @@ def test_regular_install_carries_entry_points_and_plugins(tmp_path):
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == BUILTIN
+    assert (target / "kalipso_views" / "data" / "countries.geojson").stat().st_size > 100_000

@@ -40,12 +40,14 @@ class App:
     registry: Registry
     refresh_seconds: float = 5.0
     debug: bool = False
+    options: dict = field(default_factory=dict)
     board: Board = field(init=False)
     view: OpenView | None = None
     prompt: str | None = None  # text typed into the filter prompt, None when closed
     show_help: bool = False
     running: bool = True
     pending_output: str = ""
+    _was_pending: bool = False
 
     def __post_init__(self) -> None:
         self.board = Board(self.data)
@@ -76,7 +78,12 @@ class App:
                         self.view.fetched_for = None
                     last_refresh = time.monotonic()
                 elif key is None:
-                    continue
+                    # a view loading in the background is redrawn until (and once after) it is ready
+                    pending, self._was_pending = self.view_pending(), self.view_pending() or self._was_pending
+                    if not pending and not self._was_pending:
+                        continue
+                    if not pending:
+                        self._was_pending = False
                 self.draw(stdscr)
                 if key is not None:
                     self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000,
@@ -85,6 +92,10 @@ class App:
             import resource
             self.emit({"event": "exit", "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
             self.trace.close()
+
+    def view_pending(self) -> bool:
+        v = self.view
+        return bool(v and v.error is None and self.guard(lambda: v.instance.pending(v.model), False))
 
     def emit(self, record: dict) -> None:
         if self.trace:
@@ -185,6 +196,7 @@ class App:
         if instance is None:
             self.board.message = f"view {spec.name} could not start (see the log)"
             return
+        instance.options = {**self.options, "utf8": self.utf8}
         self.view = OpenView(spec, instance, self.guard(instance.new_state, {}) or {}, selection)
 
     def copy_ip(self) -> None:
@@ -294,7 +306,9 @@ class App:
         x = 0
         current = self.view.spec.key if self.view else None
         items = [(None, "main")] + [(v.key, v.name) for v in self.registry.views]
-        items += [(keymap.key_label(b.keys[0]), b.command) for b in keymap.MAIN_BOARD if b.in_bar]
+        taken = {v.key for v in self.registry.views}
+        items += [(keymap.key_label(keymap.key_for(b, taken) or b.keys[0]), b.command)
+                  for b in keymap.MAIN_BOARD if b.in_bar]
         for key, name in items:
             text = f"{key}:{name}" if key else "main"
             style = "help_current" if (key == current or (key is None and current is None)) else "normal"
@@ -309,8 +323,10 @@ class App:
 
     def draw_help_overlay(self, stdscr: curses.window, rows: int, cols: int) -> None:
         content = [line(("Keys of the main board", "title"))]
+        taken = {v.key for v in self.registry.views}
         for b in keymap.MAIN_BOARD:
-            content.append(line((f"{' / '.join(keymap.key_label(k) for k in b.keys):<26}", "key"), b.help))
+            keys = " / ".join(keymap.key_label(k) for k in b.keys if k not in taken)
+            content.append(line((f"{keys:<26}", "key"), b.help))
         content.append(line(("Hotkey views", "title")))
         for v in self.registry.views:
             content.append(line((f"{v.key:<26}", "key"), f"{v.title} ({v.name}, {v.dist})"))

@@ -55,7 +55,10 @@ class Board:
     error: str | None = None
     message: str = ""
     refreshed_at: float = 0.0
-    round_trips: int = 0
+    # memo of the visible tree: rebuilt only when profiles, filter, sort or expansion change
+    _memo_key: tuple | None = field(default=None, repr=False)
+    _memo: tuple[list[Profile], list[TreeRow]] = field(default=([], []), repr=False)
+    _by_ip: dict[str, Profile] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ loading
     def reload(self) -> None:
@@ -63,6 +66,7 @@ class Board:
         current = self.current_row()
         try:
             self.profiles = self.data.profiles()
+            self._by_ip = {p.ip: p for p in self.profiles}
             if self.selected:
                 self._load_timewindow(keep_position=True)
             self.error = None
@@ -99,30 +103,36 @@ class Board:
             self.error = str(exc)
 
     # -------------------------------------------------------------------- tree
+    def _tree(self) -> tuple[list[Profile], list[TreeRow]]:
+        key = (id(self.profiles), self.filter_text, self.sort_by_threat, frozenset(self.expanded))
+        if key != self._memo_key:
+            needle = self.filter_text.lower()
+            shown = [p for p in self.profiles
+                     if not needle or needle in p.ip.lower() or needle in (p.host_name or "").lower()]
+            if self.sort_by_threat:
+                shown.sort(key=lambda p: (not p.malicious, -threat_rank(p.threat_level), ip_sort_key(p.ip)))
+            else:
+                shown.sort(key=lambda p: ip_sort_key(p.ip))
+            rows = []
+            for p in shown:
+                rows.append(TreeRow(p.ip, None))
+                if p.ip in self.expanded:
+                    rows.extend(TreeRow(p.ip, tw.name) for tw in p.timewindows)
+            self._memo_key, self._memo = key, (shown, rows)
+        return self._memo
+
     def visible_profiles(self) -> list[Profile]:
-        needle = self.filter_text.lower()
-        shown = [p for p in self.profiles
-                 if not needle or needle in p.ip.lower() or needle in (p.host_name or "").lower()]
-        if self.sort_by_threat:
-            shown.sort(key=lambda p: (not p.malicious, -threat_rank(p.threat_level), ip_sort_key(p.ip)))
-        else:
-            shown.sort(key=lambda p: ip_sort_key(p.ip))
-        return shown
+        return self._tree()[0]
 
     def rows(self) -> list[TreeRow]:
-        rows = []
-        for p in self.visible_profiles():
-            rows.append(TreeRow(p.ip, None))
-            if p.ip in self.expanded:
-                rows.extend(TreeRow(p.ip, tw.name) for tw in p.timewindows)
-        return rows
+        return self._tree()[1]
 
     def current_row(self) -> TreeRow | None:
         rows = self.rows()
         return rows[self.tree_cursor] if 0 <= self.tree_cursor < len(rows) else None
 
     def profile(self, ip: str) -> Profile | None:
-        return next((p for p in self.profiles if p.ip == ip), None)
+        return self._by_ip.get(ip)
 
     def focused_ip(self) -> str | None:
         """The IP whose info the IP box shows: the timeline line's peer, or the tree's profile."""
@@ -307,8 +317,9 @@ class Board:
     def evidence_lines(self, height: int) -> list[Line]:
         if not self.selected:
             return []
-        alerts = sum(tw.alert_count for p in self.profiles if p.ip == self.selected[0]
-                     for tw in p.timewindows if tw.name == self.selected[1])
+        profile = self.profile(self.selected[0])
+        window = profile.timewindow(self.selected[1]) if profile else None
+        alerts = window.alert_count if window else 0
         head = line((f"{len(self.evidence)} evidence", "header"),
                     (f", {alerts} alert{'s' if alerts != 1 else ''}", "malicious" if alerts else "header"))
         body = [evidence_line(e) for e in self.evidence[self.evidence_top:]]

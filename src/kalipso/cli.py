@@ -9,7 +9,7 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 
-from kalipso import __version__, logfile
+from kalipso import __version__, config, logfile
 from kalipso.data import ConnectionSettings, KalipsoDataError, SlipsData, open_slips
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="re-read the database every SECONDS while Slips runs (0: never; default 5)")
     ui.add_argument("--disable-view", action="append", default=[], metavar="NAME",
                     help="do not load the hotkey view NAME (repeatable)")
+    ui.add_argument("-l", "--letters-limit", type=int, default=0, metavar="N",
+                    help="show at most N behavioural letters per tuple (default: all, wrapped)")
+    ui.add_argument("--config", metavar="FILE",
+                    help="config file (default $XDG_CONFIG_HOME/kalipso/config.ini)")
     parser.set_defaults(run=run_ui)
     sub = parser.add_subparsers(dest="command")
 
@@ -69,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(run=run_export)
 
     views = sub.add_parser("views", help="list the installed hotkey views and any that failed to load")
+    views.add_argument("--config", metavar="FILE", help="config file with [keys] and [views]")
+    views.add_argument("--disable-view", action="append", default=[], metavar="NAME")
     views.set_defaults(run=run_views)
     return parser
 
@@ -96,7 +102,8 @@ def run_export(args: argparse.Namespace) -> int:
 def run_views(args: argparse.Namespace) -> int:
     from kalipso.views.registry import discover
 
-    registry = discover()
+    cfg = config.load(args.config)
+    registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
     for view in registry.views:
         print(f"{view.key}  {view.name:<20} {view.title:<28} {view.dist} {view.version}")
     for failure in registry.failures:
@@ -119,10 +126,12 @@ def run_ui(args: argparse.Namespace) -> int:
         source = nullcontext(settings_from(args))
     with source as settings:
         data = open_slips(settings, flows_db=args.flows_db)  # errors here come before curses
-        registry = discover(disabled=set(args.disable_view))
+        cfg = config.load(args.config)
+        registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
         from kalipso.app import App
         try:
-            App(data, registry, refresh_seconds=args.refresh, debug=args.debug).run()
+            App(data, registry, refresh_seconds=args.refresh, debug=args.debug,
+                options={"letters_limit": args.letters_limit}).run()
         finally:
             data.close()
     return EXIT_OK

@@ -14,10 +14,9 @@ import os
 def osc52(text: str) -> str:
     payload = base64.b64encode(text.encode("utf-8")).decode("ascii")
     seq = f"\x1b]52;c;{payload}\x07"
-    if os.environ.get("TMUX"):
-        # tmux passes it on with set-clipboard on; wrapping also reaches the outer terminal
-        return f"\x1bPtmux;\x1b{seq}\x1b\\"
-    if os.environ.get("TERM", "").startswith("screen"):
+    # tmux takes a plain OSC 52 itself (set -g set-clipboard on) and forwards it to the outer
+    # terminal; its passthrough wrapper would need allow-passthrough. GNU screen needs a DCS.
+    if os.environ.get("TERM", "").startswith("screen") and not os.environ.get("TMUX"):
         return f"\x1bP{seq}\x1b\\"
     return seq
 

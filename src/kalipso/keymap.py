@@ -34,12 +34,15 @@ MAIN_BOARD: tuple[Binding, ...] = (
     Binding(("s",), "sort", "sort profiles by IP or by threat", True),
     Binding(("n",), "next_malicious", "next malicious time window", True),
     Binding(("b",), "prev_malicious", "previous malicious time window"),
-    Binding(("r",), "refresh", "refresh now", True),
+    Binding(("r", "\x12"), "refresh", "refresh now", True),
     Binding(("w", "W"), "copy_ip", "copy the selected IP to the clipboard", True),
     Binding(("\x1b",), "back", "back to the main board"),
 )
 
 RESERVED_KEYS = frozenset(k for b in MAIN_BOARD for k in b.keys if len(k) == 1)
+# Keys a user's config may give to a view: the command keeps another key (r -> Ctrl-R).
+CONFIGURABLE_KEYS = frozenset(k for b in MAIN_BOARD if len(b.keys) > 1 and b.in_bar for k in b.keys[:1]
+                              if len(k) == 1 and k.isalpha())
 
 
 def command_for(key: str) -> str | None:
@@ -49,7 +52,12 @@ def command_for(key: str) -> str | None:
     return None
 
 
+def key_for(binding: Binding, taken: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """The first key of a binding that no view has taken."""
+    return next((k for k in binding.keys if k not in taken), None)
+
+
 def key_label(key: str) -> str:
-    return {"\t": "Tab", "\n": "Enter", "\x1b": "Esc", "KEY_BTAB": "Shift-Tab", "KEY_UP": "Up",
+    return {"\x12": "Ctrl-R", "\t": "Tab", "\n": "Enter", "\x1b": "Esc", "KEY_BTAB": "Shift-Tab", "KEY_UP": "Up",
             "KEY_DOWN": "Down", "KEY_PPAGE": "PgUp", "KEY_NPAGE": "PgDn", "KEY_HOME": "Home",
             "KEY_END": "End", "KEY_ENTER": "Enter", "KEY_RIGHT": "Right", "KEY_LEFT": "Left"}.get(key, key)

@@ -18,6 +18,7 @@ from kalipso.data.connect import ConnectionSettings
 from kalipso.data.errors import ConnectionLost, UnknownProfile, UnknownTimeWindow
 from kalipso.data.flows import FlowsDB, locate
 from kalipso.data.models import (
+    Activity,
     Aggregates,
     Alert,
     AnalysisInfo,
@@ -347,6 +348,52 @@ class SlipsData:
     def aggregates(self, ip: str, tw: str) -> Aggregates:
         """The five port/IP tables (E C B P N) of a time window, or why they are unavailable."""
         return self._aggregates(ip, tw)
+
+    # ------------------------------------------------------- activity over time
+    @guarded
+    def activity(self, ip: str, tw: TimeWindow, buckets: int = 60) -> Activity:
+        """Flows per bucket of a time window (one ZCOUNT each), and bytes per bucket from the
+        flows file, or from the timeline when it is short enough to read whole."""
+        start = tw.start or 0.0
+        width = ((tw.end or start + DEFAULT_WIDTH) - start) / max(buckets, 1)
+        key = f"profile_{ip}_{tw.name}_timeline"
+        counts = self._batched(
+            (lambda p, i=i: p.zcount(key, start + i * width, f"({start + (i + 1) * width}"))
+            for i in range(buckets))
+        flows = tuple(int(c or 0) for c in counts)
+        sums = [0] * buckets
+        source = None
+        if self.flows_db is not None:
+            for ts, nbytes in self.flows_db.flow_times(ip, tw.name):
+                sums[min(max(int((ts - start) // width), 0), buckets - 1)] += nbytes
+            source = "sqlite"
+        elif sum(flows) <= 20000:
+            for entry in self.timeline(ip, tw.name, 0, sum(flows)).items:
+                total = parse.to_int(entry.tot) or 0
+                sums[min(max(int((entry.ts - start) // width), 0), buckets - 1)] += total
+            source = "timeline"
+        return Activity(start, width, flows, tuple(sums) if source else None, source)
+
+    @guarded
+    def evidence_counts(self, ip: str, timewindows: list[str]) -> dict[str, int]:
+        """Number of evidence (whitelisted ones included) per time window of a profile."""
+        return {tw: len(self._evidence_ids(ip, tw)) for tw in timewindows}
+
+    @guarded
+    def destinations(self, ip: str, tw: str) -> dict[str, int]:
+        """Destination IPs of a time window with their number of flows.
+
+        From the dst-IP table where it exists; otherwise from the out tuples (one per tuple)."""
+        agg = self._aggregates(ip, tw)
+        result: dict[str, int] = {}
+        if agg.available and agg.table("dst_ips_client"):
+            for row in agg.table("dst_ips_client"):
+                result[row.key] = result.get(row.key, 0) + (row.flows or 0)
+            return result
+        for t in self._out_tuples(ip, tw, "Out"):
+            # each flow of a tuple adds one behavioural letter (the symbols between are gaps)
+            result[t.daddr] = result.get(t.daddr, 0) + max(sum(c.isalnum() for c in t.letters), 1)
+        return result
 
     # ------------------------------------------------------------------ counts
     def _evidence_ids(self, ip: str, tw: str) -> list[str]:

@@ -74,6 +74,7 @@ def _common(settings: ConnectionSettings) -> dict:
         "socket_timeout": settings.timeout,
         "socket_connect_timeout": settings.timeout,
         "decode_responses": False,
+        "protocol": 2,  # RESP2: no HELLO, and no RESP3-to-RESP2 score conversion per member
         "username": settings.username,
         "password": settings.password,
         # one immediate retry (a stale pooled socket), no backoff: the UI reconnects itself,

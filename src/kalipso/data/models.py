@@ -238,3 +238,14 @@ class Page:
     items: tuple
     offset: int
     total: int
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Flows (and bytes, where known) per time bucket of one time window."""
+
+    start: float
+    bucket_seconds: float
+    flows: tuple[int, ...]
+    bytes: tuple[int, ...] | None
+    bytes_source: str | None = None  # "sqlite", "timeline" or None

@@ -93,10 +93,16 @@ class View:
     title: ClassVar[str] = ""
     api_version: ClassVar[int] = API_VERSION
     help: ClassVar[str] = ""  # one line shown in the help overlay
+    # Global options from the command line (e.g. {"letters_limit": 40}); set by the app.
+    options: dict[str, Any] = {}
 
     def new_state(self) -> dict[str, Any]:
         """Fresh per-opening state (scroll offsets, sort order, toggles)."""
         return {"offset": 0}
+
+    def pending(self, model: Any) -> bool:
+        """True while the model is still loading in the background: the app redraws."""
+        return False
 
     def page(self, state: dict[str, Any], size: Size) -> PageRequest:
         """The slice of data the view wants for this size and state."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 
-from kalipso.keymap import RESERVED_KEYS
+from kalipso.keymap import CONFIGURABLE_KEYS, RESERVED_KEYS
 from kalipso.views.base import SUPPORTED_API_VERSIONS, View
 
 GROUP = "kalipso.views"
@@ -99,7 +99,8 @@ def discover(disabled: frozenset[str] | set[str] = frozenset(),
             registry.failures.append(FailedView(dist, ep.name, error))
             continue
         key = (keys or {}).get(ep.name, cls.key)
-        if key in RESERVED_KEYS or len(key) != 1:
+        configured = ep.name in (keys or {})
+        if len(key) != 1 or (key in RESERVED_KEYS and not (configured and key in CONFIGURABLE_KEYS)):
             registry.failures.append(FailedView(dist, ep.name, f"configured key {key!r} is not usable"))
             continue
         if key in taken:
