@@ -14,14 +14,15 @@ import pytest
 
 
 class Tmux:
-    def __init__(self, args: list[str], cols: int = 120, rows: int = 32, env: dict[str, str] | None = None):
+    def __init__(self, args: list[str], cols: int = 120, rows: int = 32, env: dict[str, str] | None = None,
+                 python: str = sys.executable):
         if not shutil.which("tmux"):
             pytest.fail("tmux is not installed: .ci/run installs it (apt-get install tmux)")
         self.socket = f"kalipso-{uuid.uuid4().hex[:8]}"
         environment = {"LANG": "C.UTF-8", "TERM": "tmux-256color", **(env or {})}
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in environment.items())
         # LINES/COLUMNS would pin the size and hide resizes from the program
-        command = f"env -u LINES -u COLUMNS {exports} {shlex.quote(sys.executable)} -m kalipso {shlex.join(args)}"
+        command = f"env -u LINES -u COLUMNS {exports} {shlex.quote(python)} -m kalipso {shlex.join(args)}"
         self._tmux("new-session", "-d", "-x", str(cols), "-y", str(rows), command)
         self._tmux("set-option", "-g", "remain-on-exit", "on")
 

@@ -10,7 +10,7 @@ import asciichartpy
 
 from kalipso.data.models import Activity
 from kalipso.text import format_ts, human_bytes
-from kalipso.views.base import Line, PageRequest, Selection, Size, View, line
+from kalipso.views.base import Line, PageRequest, Selection, Size, View, line, wrapped
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ class ActivityView(View):
     def render(self, model: ActivityModel, size: Size, state: dict[str, Any]) -> list[Line]:
         head = line((f"{self.title}: {model.profile or '-'} {model.timewindow or ''}", "title"))
         if model.unavailable or model.activity is None:
-            return [head, line(), line((model.unavailable or "no data", "warning"))]
+            return [head, line()] + wrapped(model.unavailable or "no data", size.cols, "warning")
         a = model.activity
         height = max((size.rows - 5) // 3, 3)
         minutes = a.bucket_seconds / 60

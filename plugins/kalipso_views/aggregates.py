@@ -13,7 +13,7 @@ from typing import Any
 
 from kalipso.data.models import ESTABLISHED, NOT_ESTABLISHED, FlowAggregate
 from kalipso.text import human_bytes, sanitize
-from kalipso.views.base import Handled, Line, PageRequest, Selection, Size, View, line, scroll_key
+from kalipso.views.base import Handled, Line, PageRequest, Selection, Size, View, line, scroll_key, wrapped
 
 MEASURES = ("flows", "packets", "bytes")
 PROTOCOLS = ("all", "tcp", "udp", "icmp")
@@ -72,7 +72,8 @@ class AggregateView(View):
     def render(self, model: TableModel, size: Size, state: dict[str, Any]) -> list[Line]:
         head = f"{self.title} of {model.profile or '-'} {model.timewindow or ''}"
         if model.unavailable:
-            return [line((head, "title")), line(), line((f"Not available: {model.unavailable}", "warning"))]
+            why = f"Not available: {model.unavailable}"
+            return [line((head, "title")), line()] + wrapped(why, size.cols, "warning")
         est, nest = self._rows(model, state, ESTABLISHED), self._rows(model, state, NOT_ESTABLISHED)
         sort, proto = state.get("sort", "flows"), state.get("proto", "all")
         lines = [line((sanitize(head), "title"),

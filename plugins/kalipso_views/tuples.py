@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kalipso.data.models import IPInfo, OutTuple
-from kalipso.views.base import Handled, Line, Selection, Size, View, line, scroll_key
+from kalipso.views.base import Handled, Line, Selection, Size, View, line, scroll_key, wrapped
 
 LEGEND = [
     "Stratosphere behavioural letters: one letter per flow of the tuple.",
@@ -57,7 +57,7 @@ class OutTuplesView(View):
         head = line((f"{self.title} of {model.profile or '-'} {model.timewindow or ''}", "title"),
                     (f"   {len(model.tuples)} tuples   [x] wrap/one line   [L] legend", "dim"))
         if model.unavailable:
-            return [head, line(), line((model.unavailable, "warning"))]
+            return [head, line()] + wrapped(model.unavailable, size.cols, "warning")
         if state.get("legend"):
             return [head, line()] + [line((text, "normal")) for text in LEGEND]
         if not model.tuples:

@@ -106,9 +106,9 @@ class MapView(View):
         for country, n_ips, n_flows in model.countries[offset:]:
             rows.append(line((f"{country[:21]:<22}", "port"), f"{n_ips:>5}{n_flows:>7}"))
         if model.unlocated:
-            rows.append(line((f"{model.unlocated} IPs without a country (private/unknown)", "dim")))
+            rows.append(line((f"{model.unlocated} IPs: private/unknown", "dim")))
         if not model.countries:
-            rows.append(line(("Slips recorded no country for these IPs", "dim")))
+            rows.append(line(("no country recorded by Slips", "dim")))
         state["_rows"] = len(model.countries)
         return rows[:height]
 

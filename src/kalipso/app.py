@@ -209,7 +209,7 @@ class App:
             self.board.message = f"copied {ip} to the clipboard"
             return
         self.pending_output = clipboard.osc52(ip)
-        self.board.message = (f"sent {ip} to your terminal's clipboard (OSC 52; {how})")
+        self.board.message = f"copied {ip} via OSC 52 ({how})"
 
     def guard(self, fn, default):
         """The error boundary around plugin code."""
@@ -302,21 +302,32 @@ class App:
         elif b.message:
             pane.put(stdscr, 0, len(left) + 1, f" {b.message} ", cols - len(left) - 1, "title")
 
+    def help_items(self, cols: int) -> list[tuple[str | None, str]]:
+        """(key, name) items of the help bar, names shortened until every key fits."""
+        taken = {v.key for v in self.registry.views}
+        views = [(v.key, v.name) for v in self.registry.views]
+        board = [(keymap.key_label(keymap.key_for(b, taken) or b.keys[0]), b.command)
+                 for b in keymap.MAIN_BOARD if b.in_bar]
+        essential = [item for item in board if item[1] in ("help", "quit")]
+        levels = ([(k, n) for k, n in views] + board, [(k, n[:9]) for k, n in views] + board,
+                  [(k, n[:9]) for k, n in views] + essential, [(k, "") for k, _ in views] + essential)
+        for level in levels:
+            items = [(None, "main")] + level
+            if sum(len(k or "") + len(n) + 2 for k, n in items) <= cols:
+                break
+        return items
+
     def draw_help_bar(self, stdscr: curses.window, y: int, cols: int) -> None:
         x = 0
         current = self.view.spec.key if self.view else None
-        items = [(None, "main")] + [(v.key, v.name) for v in self.registry.views]
-        taken = {v.key for v in self.registry.views}
-        items += [(keymap.key_label(keymap.key_for(b, taken) or b.keys[0]), b.command)
-                  for b in keymap.MAIN_BOARD if b.in_bar]
-        for key, name in items:
-            text = f"{key}:{name}" if key else "main"
-            style = "help_current" if (key == current or (key is None and current is None)) else "normal"
+        for key, name in self.help_items(cols):
+            style = "help_current" if key == current else "normal"
             if key:
                 x += pane.put(stdscr, y, x, key, cols - x, "key" if style == "normal" else style)
-                x += pane.put(stdscr, y, x, f":{name}", cols - x, style)
+                if name:
+                    x += pane.put(stdscr, y, x, f":{name}", cols - x, style)
             else:
-                x += pane.put(stdscr, y, x, text, cols - x, style)
+                x += pane.put(stdscr, y, x, name, cols - x, style)
             x += pane.put(stdscr, y, x, " ", cols - x)
             if x >= cols:
                 break

@@ -225,11 +225,13 @@ class Board:
     def select_timewindow(self, ip: str, tw: str) -> None:
         self.selected = (ip, tw)
         self._load_timewindow()
+        self._update_ip_info()
         self.message = f"{ip} {tw}: {self.timeline_total} timeline lines, {len(self.evidence)} evidence"
 
     def cmd_sort(self, _: int) -> None:
         self.sort_by_threat = not self.sort_by_threat
         self._keep_row(self.current_row())
+        self._update_ip_info()
         self.message = "profiles sorted by " + ("threat" if self.sort_by_threat else "IP")
 
     def _keep_row(self, row: TreeRow | None) -> None:
@@ -242,6 +244,7 @@ class Board:
         self._keep_row(row)
         shown = len(self.visible_profiles())
         self.message = f"filter '{text}': {shown} profiles" if text else "filter cleared"
+        self._update_ip_info()
 
     def _jump_malicious(self, step: int) -> None:
         marks = [TreeRow(p.ip, tw.name) for p in self.visible_profiles() for tw in p.timewindows if tw.malicious]

@@ -52,6 +52,13 @@ def line(*parts: str | tuple[str, str] | Segment) -> Line:
     return tuple(out)
 
 
+def wrapped(text: str, width: int, style: str = "normal") -> list[Line]:
+    """A long message as several lines of at most ``width`` characters."""
+    import textwrap
+
+    return [line((part, style)) for part in textwrap.wrap(text, max(width, 10)) or [""]]
+
+
 def line_text(ln: Line) -> str:
     return "".join(s.text for s in ln)
 

@@ -1,0 +1,31 @@
+"""Kalipso view: the evidence of the selected time window, counted by type."""
+
+from collections import Counter
+
+from kalipso.views.base import Handled, Size, View, line, scroll_key
+
+
+class EvidenceTypesView(View):
+    name = "EvidenceTypes"          # must equal the entry-point name
+    key = "T"                       # one printable character the main board does not use
+    title = "Evidence by type"
+    api_version = 1
+    help = "how many evidence of each type the selected time window has"
+
+    def fetch(self, data, selection, page):
+        # The only place that reads data, always through the SlipsData API.
+        if not (selection.profile and selection.timewindow):
+            return None
+        return Counter(e.evidence_type for e in data.evidence(selection.profile, selection.timewindow))
+
+    def render(self, model, size: Size, state):
+        # Pure: lines of (text, style) segments. No curses, no I/O.
+        if model is None:
+            return [line(("Select a time window on the main board first.", "warning"))]
+        rows = [line((f"{count:>6}  ", "number"), (kind, "title")) for kind, count in model.most_common()]
+        head = line((f"{sum(model.values())} evidence of {len(model)} types", "header"))
+        offset = state.get("offset", 0)
+        return [head] + rows[offset: offset + size.rows - 1]
+
+    def handle_key(self, key, state) -> Handled:
+        return scroll_key(key, state, 10)
