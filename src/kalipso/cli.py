@@ -1,5 +1,6 @@
-"""Command line: ``kalipso [options]`` opens the board; ``kalipso export`` and ``kalipso views``
-are for scripts. Exit status: 0 ok, 1 internal error (traceback in the log), 2 user-facing error.
+"""Command line: ``kalipso [PATH] [options]`` opens the board; ``kalipso export`` and
+``kalipso views`` are for scripts. Exit status: 0 ok, 1 internal error (traceback in the log
+file), 2 a problem the user can fix (one line on stderr).
 """
 
 from __future__ import annotations
@@ -7,19 +8,31 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from kalipso import __version__, config, logfile
-from kalipso.data import ConnectionSettings, KalipsoDataError, SlipsData, open_slips
+from kalipso.data import ConnectionSettings, KalipsoDataError, open_slips
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
+DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 6379
 
 
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("connection to Slips' Redis")
-    g.add_argument("--host", default="127.0.0.1", help="Redis host (default 127.0.0.1)")
-    g.add_argument("-p", "--port", type=int, default=6379,
-                   help="Redis port Slips was started with, -P (default 6379)")
+class NothingFound(KalipsoDataError):
+    """Discovery found no running Slips and no saved analysis."""
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-file", help="where tracebacks go (default ~/.local/state/kalipso/kalipso.log)")
+    p.add_argument("--debug", action="store_true", help="re-raise errors instead of containing them")
+
+
+def add_source(p: argparse.ArgumentParser) -> None:
+    p.add_argument("path", nargs="?", metavar="PATH",
+                   help="a saved Slips database (dump.rdb) or a Slips output folder holding one")
+    g = p.add_argument_group("connection to Slips' Redis (any of these skips the search)")
+    g.add_argument("--host", help=f"Redis host (default {DEFAULT_HOST})")
+    g.add_argument("-p", "--port", type=int, help=f"Redis port Slips was started with, -P (default {DEFAULT_PORT})")
     g.add_argument("--db", type=int, default=0, help="database number (default 0)")
     g.add_argument("--url", help="redis://, rediss:// or unix:// URL (overrides host/port/db)")
     g.add_argument("--unix-socket", metavar="PATH", help="Redis unix socket")
@@ -34,49 +47,121 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
                    help="Slips' flows.sqlite (default: found through the analysis output folder)")
 
 
-def settings_from(args: argparse.Namespace) -> ConnectionSettings:
-    password = None
-    if getattr(args, "ask_password", False):
-        password = getpass.getpass("Redis password: ")
-    return ConnectionSettings(
-        host=args.host, port=args.port, db=args.db, url=args.url, unix_socket=args.unix_socket,
-        username=args.username, password=password, tls=args.tls, tls_ca=args.tls_ca,
-        timeout=args.timeout, cache_url=args.cache_url)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="kalipso", description="Terminal user interface of Slips, the Stratosphere Linux IPS.")
-    parser.add_argument("--version", action="version", version=f"kalipso {__version__}")
-    parser.add_argument("--log-file", help="where tracebacks go (default ~/.local/state/kalipso/kalipso.log)")
-    parser.add_argument("--debug", action="store_true", help="re-raise errors instead of containing them")
-    add_connection_options(parser)
-    ui = parser.add_argument_group("the board")
+def main_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kalipso", description="Terminal user interface of Slips, the Stratosphere Linux IPS.",
+        epilog="Other commands: 'kalipso export --help' (the analysis as JSON/text), "
+               "'kalipso views' (installed hotkey views).")
+    p.add_argument("--version", action="version", version=f"kalipso {__version__}")
+    add_source(p)
+    ui = p.add_argument_group("the board")
     ui.add_argument("--demo", action="store_true",
                     help="open a generated demo network in a private Redis (removed on exit)")
+    ui.add_argument("--slips-dir", action="append", default=[], metavar="DIR",
+                    help="Slips folder to search for running_slips_info.txt and output/ (also $SLIPS_DIR)")
     ui.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
                     help="re-read the database every SECONDS while Slips runs (0: never; default 5)")
     ui.add_argument("--disable-view", action="append", default=[], metavar="NAME",
                     help="do not load the hotkey view NAME (repeatable)")
     ui.add_argument("-l", "--letters-limit", type=int, default=0, metavar="N",
                     help="show at most N behavioural letters per tuple (default: all, wrapped)")
-    ui.add_argument("--config", metavar="FILE",
-                    help="config file (default $XDG_CONFIG_HOME/kalipso/config.ini)")
-    parser.set_defaults(run=run_ui)
-    sub = parser.add_subparsers(dest="command")
+    ui.add_argument("--config", metavar="FILE", help="config file (default $XDG_CONFIG_HOME/kalipso/config.ini)")
+    add_common(p)
+    return p
 
-    export = sub.add_parser("export", help="print the analysis as JSON or text")
-    add_connection_options(export)
-    export.add_argument("--profile", metavar="IP", help="export one profile's time window in full")
-    export.add_argument("--timewindow", metavar="NAME", help="time window name, e.g. timewindow1")
-    export.add_argument("--format", choices=("json", "text"), default="json")
-    export.set_defaults(run=run_export)
 
-    views = sub.add_parser("views", help="list the installed hotkey views and any that failed to load")
-    views.add_argument("--config", metavar="FILE", help="config file with [keys] and [views]")
-    views.add_argument("--disable-view", action="append", default=[], metavar="NAME")
-    views.set_defaults(run=run_views)
-    return parser
+def export_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kalipso export", description="Print the analysis as JSON or text.")
+    add_source(p)
+    p.add_argument("--profile", metavar="IP", help="export one profile's time window in full")
+    p.add_argument("--timewindow", metavar="NAME", help="time window name, e.g. timewindow1")
+    p.add_argument("--format", choices=("json", "text"), default="json")
+    add_common(p)
+    return p
+
+
+def views_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kalipso views", description="List the installed hotkey views.")
+    p.add_argument("--config", metavar="FILE", help="config file with [keys] and [views]")
+    p.add_argument("--disable-view", action="append", default=[], metavar="NAME")
+    add_common(p)
+    return p
+
+
+def explicit_connection(args: argparse.Namespace) -> bool:
+    return any(getattr(args, a, None) for a in ("host", "port", "url", "unix_socket"))
+
+
+def settings_from(args: argparse.Namespace) -> ConnectionSettings:
+    password = getpass.getpass("Redis password: ") if args.ask_password else None
+    return ConnectionSettings(
+        host=args.host or DEFAULT_HOST, port=args.port or DEFAULT_PORT, db=args.db, url=args.url,
+        unix_socket=args.unix_socket, username=args.username, password=password, tls=args.tls,
+        tls_ca=args.tls_ca, timeout=args.timeout, cache_url=args.cache_url)
+
+
+@contextmanager
+def data_source(args: argparse.Namespace, interactive: bool) -> Iterator[tuple[ConnectionSettings, str | None, str]]:
+    """(settings, flows file, note) of what the user asked for; private servers stop on exit."""
+    if getattr(args, "demo", False):
+        from kalipso.demo.session import demo_database
+        with demo_database() as settings:
+            yield settings, None, "demo network: generated, private, removed on exit"
+        return
+    if args.path:
+        from kalipso.data.savefile import open_saved
+        with open_saved(args.path, cache_url=args.cache_url) as saved:
+            yield saved.settings, args.flows_db or saved.flows_db, saved.note
+        return
+    if explicit_connection(args) or not interactive:
+        yield settings_from(args), args.flows_db, ""
+        return
+    from kalipso.data import discover
+    search = discover.find(args.slips_dir)
+    sources = discover.newest_first(search.sources)
+    usable = [s for s in sources if s.usable]
+    if not usable:
+        stale = [s for s in sources if not s.usable]
+        raise NothingFound(
+            "found no Slips to open. Looked in: " + "; ".join(search.looked)
+            + (f"; stale (not answering): {', '.join(f'port {s.port}' for s in stale)}" if stale else "")
+            + ". Give -p PORT, a dump.rdb or output folder, or try --demo.")
+    chosen = usable[0]
+    if len(usable) > 1:
+        from kalipso.ui.picker import pick
+        index = pick(f"Kalipso: {len(usable)} Slips analyses found", [discover.describe(s) for s in sources],
+                     [s.usable for s in sources])
+        if index is None:
+            raise KeyboardInterrupt
+        chosen = sources[index]
+    if chosen.kind == "saved":
+        from kalipso.data.savefile import open_saved
+        with open_saved(chosen.path or "", cache_url=args.cache_url) as saved:
+            yield saved.settings, args.flows_db or saved.flows_db, saved.note
+        return
+    yield (ConnectionSettings(port=chosen.port or DEFAULT_PORT, cache_url=args.cache_url, timeout=args.timeout),
+           args.flows_db, f"Slips on port {chosen.port}: {chosen.label}")
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    from kalipso.views.registry import discover
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("kalipso: the board needs a terminal; for scripts use 'kalipso export'", file=sys.stderr)
+        return EXIT_USER
+    cfg = config.load(args.config)
+    with data_source(args, interactive=True) as (settings, flows_db, note):
+        data = open_slips(settings, flows_db=flows_db)  # errors here come before curses starts
+        registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
+        from kalipso.app import App
+        try:
+            app = App(data, registry, refresh_seconds=args.refresh, debug=args.debug,
+                      options={"letters_limit": args.letters_limit})
+            app.board.message = note
+            app.run()
+        finally:
+            data.close()
+    return EXIT_OK
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -85,17 +170,18 @@ def run_export(args: argparse.Namespace) -> int:
     if bool(args.profile) != bool(args.timewindow):
         print("kalipso: --profile and --timewindow go together", file=sys.stderr)
         return EXIT_USER
-    data = open_slips(settings_from(args), flows_db=args.flows_db)
-    try:
-        if args.profile:
-            doc = export.timewindow_detail(data, args.profile, args.timewindow)
-            writer = export.write_detail_text
-        else:
-            doc = export.summary(data, host_names=args.format == "text")
-            writer = export.write_summary_text
-        (export.write_json if args.format == "json" else writer)(doc, sys.stdout)
-    finally:
-        data.close()
+    with data_source(args, interactive=False) as (settings, flows_db, _):
+        data = open_slips(settings, flows_db=flows_db)
+        try:
+            if args.profile:
+                doc = export.timewindow_detail(data, args.profile, args.timewindow)
+                writer = export.write_detail_text
+            else:
+                doc = export.summary(data, host_names=args.format == "text")
+                writer = export.write_summary_text
+            (export.write_json if args.format == "json" else writer)(doc, sys.stdout)
+        finally:
+            data.close()
     return EXIT_OK
 
 
@@ -105,35 +191,9 @@ def run_views(args: argparse.Namespace) -> int:
     cfg = config.load(args.config)
     registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
     for view in registry.views:
-        print(f"{view.key}  {view.name:<20} {view.title:<28} {view.dist} {view.version}")
+        print(f"{view.key}  {view.name:<20} {view.title:<30} {view.dist} {view.version}")
     for failure in registry.failures:
         print(f"!  {failure.name:<20} FAILED to load ({failure.dist}): {failure.error}")
-    return EXIT_OK
-
-
-def run_ui(args: argparse.Namespace) -> int:
-    from contextlib import nullcontext
-
-    from kalipso.views.registry import discover
-
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        print("kalipso: the board needs a terminal; for scripts use 'kalipso export'", file=sys.stderr)
-        return EXIT_USER
-    if args.demo:
-        from kalipso.demo.session import demo_database
-        source = demo_database()
-    else:
-        source = nullcontext(settings_from(args))
-    with source as settings:
-        data = open_slips(settings, flows_db=args.flows_db)  # errors here come before curses
-        cfg = config.load(args.config)
-        registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
-        from kalipso.app import App
-        try:
-            App(data, registry, refresh_seconds=args.refresh, debug=args.debug,
-                options={"letters_limit": args.letters_limit}).run()
-        finally:
-            data.close()
     return EXIT_OK
 
 
@@ -146,7 +206,7 @@ def guarded_run(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
         print(f"kalipso: {exc}", file=sys.stderr)
         return EXIT_USER
     except KeyboardInterrupt:
-        return 130
+        return EXIT_OK
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
@@ -158,10 +218,14 @@ def guarded_run(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
         return EXIT_INTERNAL
 
 
+COMMANDS = {"export": (export_parser, run_export), "views": (views_parser, run_views)}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return guarded_run(args.run, args)
-
-
-__all__ = ["main", "SlipsData"]
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in COMMANDS:
+        make_parser, run = COMMANDS[args_list[0]]
+        args = make_parser().parse_args(args_list[1:])
+    else:
+        args, run = main_parser().parse_args(args_list), run_ui
+    return guarded_run(run, args)

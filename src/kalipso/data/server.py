@@ -26,6 +26,17 @@ def find_redis_server() -> str | None:
     return shutil.which("redis-server")
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when Kalipso dies, even by SIGKILL (Linux prctl)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -62,7 +73,7 @@ class RedisServer:
             log = open(os.path.join(self.dir, "redis.log"), "ab")
             self.proc = subprocess.Popen(args + self.extra, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=self.env,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_die_with_parent)
             log.close()
             if self._wait(timeout):
                 return self
