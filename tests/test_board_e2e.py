@@ -118,7 +118,7 @@ def test_untrusted_strings_are_sanitised(redis_server):
             "state": "Established", "dns_resolution": "evil\x1b[31mRED\x1b]0;PWNED\x07.com",
             "info": {"Request": "GET /\x1b[2J\x1b[Hwiped"}, "sent": 1, "recv": 2}
     c.zadd("profile_10.6.6.6_timewindow1_timeline", {json.dumps(evil): 2.0})
-    t = board(redis_server)
+    t = board(redis_server, cols=180)
     try:
         t.wait_for("10.6.6.6")
         t.send("Enter", "Down", "Enter")
@@ -170,5 +170,38 @@ def test_real_fixtures_on_the_board(redis_server, dataset, ip, tw):
         screen = t.wait_for(f"Timeline {ip} {tw} [1/{expected['timeline']}]")
         assert f"{expected['evidence']} evidence" in screen
         assert expected["malicious"] and re.search(r"!" + tw, screen)
+    finally:
+        t.close()
+
+
+def test_horizontal_scroll_of_long_lines(generated):
+    server, _ = generated
+    t = board(server)
+    try:
+        t.wait_for("Profiles (")
+        t.send("n")
+        t.wait_for("Timeline 192.168.1.23")
+        t.send("Tab")
+        first = [ln for ln in t.screen().splitlines() if "4444/TCP" in ln][0]
+        assert "2026/11/28" in first
+        t.send("Right")
+        t.wait_for("2026/11/28 08:00", absent=True)  # the time stamps scrolled out of view
+        t.send("Left")
+        t.wait_for("2026/11/28 08:00")
+    finally:
+        t.close()
+
+
+def test_new_profiles_and_windows_appear_while_slips_runs(generated):
+    server, result = generated
+    t = board(server)
+    try:
+        t.wait_for(f"Profiles ({result.profiles})")
+        c = server.client(0)
+        c.zadd("profiles", {"profile_10.99.0.1": 1795852900.0})
+        c.zadd("twsprofile_10.99.0.1", {"timewindow1": 1795852800.0})
+        line = {"timestamp": "2026/11/28 08:01:40", "daddr": "9.9.9.9", "dport/proto": "53/UDP"}
+        c.zadd("profile_10.99.0.1_timewindow1_timeline", {json.dumps(line): 1.0})
+        t.wait_for(f"Profiles ({result.profiles + 1})", "10.99.0.1")
     finally:
         t.close()

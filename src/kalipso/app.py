@@ -336,7 +336,7 @@ class App:
         content = [line(("Keys of the main board", "title"))]
         taken = {v.key for v in self.registry.views}
         for b in keymap.MAIN_BOARD:
-            keys = " / ".join(keymap.key_label(k) for k in b.keys if k not in taken)
+            keys = " / ".join(dict.fromkeys(keymap.key_label(k) for k in b.keys if k not in taken))
             content.append(line((f"{keys:<26}", "key"), b.help))
         content.append(line(("Hotkey views", "title")))
         for v in self.registry.views:

@@ -51,6 +51,7 @@ class Board:
     timeline_height: int = 20
     evidence: list[Evidence] = field(default_factory=list)
     evidence_top: int = 0
+    hscroll: int = 0  # horizontal scroll of the timeline and evidence lines
     ip_info: IPInfo | None = None
     error: str | None = None
     message: str = ""
@@ -216,6 +217,18 @@ class Board:
         else:
             self.select_timewindow(row.ip, row.tw)
 
+    def cmd_right(self, page: int) -> None:
+        if self.focus == "tree":
+            self.cmd_open(page)
+        else:
+            self.hscroll += 20
+
+    def cmd_left(self, page: int) -> None:
+        if self.focus == "tree":
+            self.cmd_close(page)
+        else:
+            self.hscroll = max(self.hscroll - 20, 0)
+
     def cmd_close(self, _: int) -> None:
         row = self.current_row()
         if self.focus == "tree" and row:
@@ -224,6 +237,7 @@ class Board:
 
     def select_timewindow(self, ip: str, tw: str) -> None:
         self.selected = (ip, tw)
+        self.hscroll = 0
         self._load_timewindow()
         self._update_ip_info()
         self.message = f"{ip} {tw}: {self.timeline_total} timeline lines, {len(self.evidence)} evidence"
@@ -313,7 +327,7 @@ class Board:
             return [line(("select a time window in the tree (Enter)", "dim"))], None
         if not self.timeline:
             return [line(("this time window has no timeline lines", "dim"))], None
-        out = [timeline_line(e) for e in self.timeline[:height]]
+        out = [shift(timeline_line(e), self.hscroll) for e in self.timeline[:height]]
         cursor = self.timeline_cursor - self.timeline_top if self.focus == "timeline" else None
         return out, cursor
 
@@ -325,7 +339,7 @@ class Board:
         alerts = window.alert_count if window else 0
         head = line((f"{len(self.evidence)} evidence", "header"),
                     (f", {alerts} alert{'s' if alerts != 1 else ''}", "malicious" if alerts else "header"))
-        body = [evidence_line(e) for e in self.evidence[self.evidence_top:]]
+        body = [shift(evidence_line(e), self.hscroll) for e in self.evidence[self.evidence_top:]]
         if not self.evidence:
             body = [line(("no evidence in this time window", "dim"))]
         return [head] + body[: max(height - 1, 0)]
@@ -350,6 +364,20 @@ class Board:
         if len(out) == 1:
             out.append(line(("Slips has no information about this IP", "dim")))
         return out
+
+
+def shift(ln: Line, columns: int) -> Line:
+    """The line scrolled ``columns`` characters to the left (horizontal scrolling)."""
+    if columns <= 0:
+        return ln
+    out, skip = [], columns
+    for seg in ln:
+        if skip >= len(seg.text):
+            skip -= len(seg.text)
+            continue
+        out.append(type(seg)(seg.text[skip:], seg.style))
+        skip = 0
+    return tuple(out) or line(("…", "dim"))
 
 
 def timeline_line(e: TimelineEntry) -> Line:

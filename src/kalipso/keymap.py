@@ -28,8 +28,9 @@ MAIN_BOARD: tuple[Binding, ...] = (
     Binding(("KEY_NPAGE",), "page_down", "page down"),
     Binding(("KEY_HOME", "g"), "home", "first line"),
     Binding(("KEY_END", "G"), "end", "last line"),
-    Binding(("\n", "KEY_ENTER", "KEY_RIGHT", "l"), "open", "expand profile / select time window / show IP info"),
-    Binding(("KEY_LEFT", "h"), "close", "collapse profile"),
+    Binding(("\n", "KEY_ENTER"), "open", "expand profile / select time window / show IP info"),
+    Binding(("KEY_RIGHT", "l"), "right", "tree: expand or select; timeline, evidence: scroll right"),
+    Binding(("KEY_LEFT", "h"), "left", "tree: collapse; timeline, evidence: scroll left"),
     Binding(("/",), "filter", "filter profiles by IP or host name", True),
     Binding(("s",), "sort", "sort profiles by IP or by threat", True),
     Binding(("n",), "next_malicious", "next malicious time window", True),
@@ -61,3 +62,23 @@ def key_label(key: str) -> str:
     return {"\x12": "Ctrl-R", "\t": "Tab", "\n": "Enter", "\x1b": "Esc", "KEY_BTAB": "Shift-Tab", "KEY_UP": "Up",
             "KEY_DOWN": "Down", "KEY_PPAGE": "PgUp", "KEY_NPAGE": "PgDn", "KEY_HOME": "Home",
             "KEY_END": "End", "KEY_ENTER": "Enter", "KEY_RIGHT": "Right", "KEY_LEFT": "Left"}.get(key, key)
+
+
+def markdown_table(views: list[tuple[str, str, str]]) -> str:
+    """The keys of the board and of the given views (key, name, title) as a Markdown table.
+
+    README.md carries this table between markers; a test regenerates it so it never drifts.
+    """
+    rows = ["| key | what it does |", "|---|---|"]
+    for b in MAIN_BOARD:
+        keys = " / ".join(f"`{label}`" for label in dict.fromkeys(key_label(k) for k in b.keys))
+        rows.append(f"| {keys} | {b.help} |")
+    for key, name, title in views:
+        rows.append(f"| `{key}` | view {name}: {title} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    from kalipso.views.registry import discover
+
+    print(markdown_table([(v.key, v.name, v.title) for v in discover().views if v.dist == "kalipso"]))

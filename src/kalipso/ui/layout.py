@@ -25,11 +25,11 @@ def too_small(rows: int, cols: int) -> bool:
 def main_board(rows: int, cols: int) -> dict[str, Rect]:
     """status (top line), tree (left), ipinfo / timeline / evidence (right), help (bottom line).
 
-    The tree gets a quarter of the width (at least 26 columns, enough for an IPv4 address with
-    a host name); the IP-info box 7 rows; the evidence box a quarter of the height.
+    The tree gets 30% of the width (at least 30 columns: an IPv4 address with a host name, or
+    a time window with its start); the IP-info box 7 rows; the evidence box a quarter of the height.
     """
     body_h = rows - 2
-    tree_w = min(max(26, cols // 4), 44)
+    tree_w = min(max(30, cols * 3 // 10), 46)
     right_x, right_w = tree_w, cols - tree_w
     info_h = 7
     evidence_h = max(6, body_h // 4 + 1)
