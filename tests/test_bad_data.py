@@ -128,3 +128,20 @@ def test_expired_keys_are_normal(empty_redis):
     assert tw.number == -2 and not tw.malicious
     counts = data.counts("10.0.0.9", "timewindow-2")
     assert (counts.timeline, counts.evidence, counts.alerts, counts.out_tuples) == (0, 0, 0, 0)
+
+
+def test_schema_follows_slips_version_and_keys(empty_redis):
+    """Detection never guesses when Slips wrote its version, and is deterministic without it."""
+    from kalipso.data.schema import detect
+    c = empty_redis.client(0)
+    c.sadd("profiles", *[f"profile_10.0.0.{i}" for i in range(30)])
+    c.hset("analysis", "slips_version", "1.0.1")
+    assert detect(c, "x") == ("classic", "1.0.1")
+    c.hset("analysis", "slips_version", "1.1.16")
+    assert detect(c, "x") == ("middle", "1.1.16")
+    c.hdel("analysis", "slips_version")
+    c.zadd("twsprofile_10.0.0.7", {"timewindow1": 1.0})
+    c.hset("profile_10.0.0.7_timewindow1", "DstIPs", "{}")
+    assert {detect(c, "x")[0] for _ in range(10)} == {"middle"}
+    c.hset("evidenceprofile_10.0.0.29", "timewindow1", "{}")
+    assert {detect(c, "x")[0] for _ in range(10)} == {"classic"}

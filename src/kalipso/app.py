@@ -48,6 +48,7 @@ class App:
     running: bool = True
     pending_output: str = ""
     _was_pending: bool = False
+    refresh_interval: float = 5.0
 
     def __post_init__(self) -> None:
         self.board = Board(self.data)
@@ -63,6 +64,7 @@ class App:
             stdscr.timeout(250)
             started = time.monotonic()
             self.board.reload()
+            self.refresh_interval = max(self.refresh_seconds, 10 * (time.monotonic() - started))
             last_refresh = time.monotonic()
             self.draw(stdscr)
             self.emit({"event": "first_board", "ms": (time.monotonic() - started) * 1000,
@@ -72,8 +74,12 @@ class App:
                 t0, trips = time.monotonic(), self.data.round_trips
                 if key is not None:
                     self.handle(key, stdscr)
-                if self.refresh_seconds and time.monotonic() - last_refresh >= self.refresh_seconds:
+                if self.refresh_seconds and time.monotonic() - last_refresh >= self.refresh_interval:
+                    t_reload = time.monotonic()
                     self.board.reload()
+                    # a database that takes long to read is re-read less often, so that the
+                    # board stays responsive: at most a tenth of the time goes to refreshing
+                    self.refresh_interval = max(self.refresh_seconds, 10 * (time.monotonic() - t_reload))
                     if self.view:
                         self.view.fetched_for = None
                     last_refresh = time.monotonic()

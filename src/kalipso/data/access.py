@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import redis
 
-from kalipso.data import parse
+from kalipso.data import parse, plumbing
 from kalipso.data.connect import ConnectionSettings
 from kalipso.data.errors import ConnectionLost, UnknownProfile, UnknownTimeWindow
 from kalipso.data.flows import FlowsDB, locate
@@ -36,7 +36,6 @@ from kalipso.data.models import (
 
 T = TypeVar("T")
 DEFAULT_WIDTH = 3600.0
-BATCH = 2000  # commands per pipeline round trip
 
 
 def guarded(method: Callable[..., T]) -> Callable[..., T]:
@@ -74,42 +73,14 @@ class SlipsData:
 
     # ----------------------------------------------------------------- plumbing
     def _counted(self, client: redis.Redis) -> redis.Redis:
-        """Count round trips: every single command and every pipeline execute."""
-        single, make_pipeline = client.execute_command, client.pipeline
-
-        def execute_command(*args: Any, **kwargs: Any) -> Any:
+        def bump() -> None:
             self.round_trips += 1
-            return single(*args, **kwargs)
 
-        def pipeline(*args: Any, **kwargs: Any) -> Any:
-            pipe = make_pipeline(*args, **kwargs)
-            run = pipe.execute
-
-            def execute(*a: Any, **kw: Any) -> Any:
-                self.round_trips += 1
-                return run(*a, **kw)
-
-            pipe.execute = execute  # type: ignore[method-assign]
-            return pipe
-
-        client.execute_command = execute_command  # type: ignore[method-assign]
-        client.pipeline = pipeline  # type: ignore[method-assign]
-        return client
+        return plumbing.count_round_trips(client, bump)
 
     def _batched(self, commands: Iterable[Callable[[Any], Any]]) -> list[Any]:
-        """Run commands in pipelines of BATCH; each command is fn(pipeline)."""
-        results: list[Any] = []
-        pipe = self.r.pipeline(transaction=False)
-        n = 0
-        for command in commands:
-            command(pipe)
-            n += 1
-            if n == BATCH:
-                results.extend(pipe.execute(raise_on_error=False))
-                n = 0
-        if n:
-            results.extend(pipe.execute(raise_on_error=False))
-        return [None if isinstance(r, redis.ResponseError) else r for r in results]
+        """Run commands (each fn(pipeline)) in pipelines of plumbing.BATCH; errors become None."""
+        return plumbing.batched(self.r, commands)
 
     def _read_analysis(self, version: str | None) -> AnalysisInfo:
         h = {parse.decode(k): parse.decode(v) for k, v in self.r.hgetall("analysis").items()}

@@ -1,8 +1,8 @@
 """Which Slips schema generation a database holds.
 
 Probes, cheapest first (see SCHEMA-*.md section "Telling versions apart"): ``TYPE profiles``
-(zset only in 1.1.18+), ``HGET analysis slips_version``, and for set-typed profiles whether
-classic keys (``evidenceprofile_<ip>``, field ``Evidence`` of a time-window hash) exist.
+(zset only in 1.1.18+), then ``HGET analysis slips_version``; only a database without a version
+is judged by its keys (``evidenceprofile_<ip>``, field ``Evidence`` of a time-window hash).
 """
 
 from __future__ import annotations
@@ -27,16 +27,16 @@ def version_tuple(version: str | None) -> tuple[int, ...] | None:
 
 
 def _looks_classic(r: redis.Redis) -> bool | None:
-    """True/False from the first few profiles; None when there is nothing to look at."""
-    sample = [parse.decode(m).removeprefix("profile_") for m in r.srandmember("profiles", 10) or []]
-    if not sample:
-        return None
-    pipe = r.pipeline(transaction=False)
-    for ip in sample:
-        pipe.exists(f"evidenceprofile_{ip}")
-    if any(pipe.execute()):
+    """For a database without slips_version: True/False from its keys; None when it is empty.
+
+    Any ``evidenceprofile_*`` key means classic; otherwise the first time-window hashes decide
+    (classic keeps a field ``Evidence`` there). Profiles are looked at in sorted order, so the
+    answer does not depend on chance.
+    """
+    if next(r.scan_iter(match="evidenceprofile_*", count=1000), None) is not None:
         return True
-    for ip in sample:
+    members = sorted(parse.decode(m) for m in r.smembers("profiles") or [])
+    for ip in (m.removeprefix("profile_") for m in members[:50]):
         for tw in r.zrange(f"twsprofile_{ip}", 0, 2):
             fields = r.hkeys(f"profile_{ip}_{parse.decode(tw)}")
             if b"Evidence" in fields:
@@ -62,7 +62,7 @@ def detect(r: redis.Redis, label: str) -> tuple[str, str | None]:
     number = version_tuple(version)
     if kind == "zset" or (number and number >= (1, 1, 17)):
         return "current", version
+    if number:  # Slips says which version wrote the database: trust it over guessing
+        return ("classic" if number < (1, 1) else "middle"), version
     classic = _looks_classic(r) if kind == "set" else None
-    if classic is None:
-        classic = bool(number and number < (1, 1))
     return ("classic" if classic else "middle"), version
