@@ -4,7 +4,9 @@ and whatever way it ends (q, Ctrl-C, the terminal closing) no Redis or file is l
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -33,18 +35,34 @@ def wait_screen(sock: str, *texts: str, timeout: float) -> str:
     raise AssertionError(f"never saw {texts} on screen:\n{screen}")
 
 
-def leftovers(tmpdir: Path) -> list[str]:
-    procs = subprocess.run(["pgrep", "-af", "redis-server"], capture_output=True, text=True).stdout
-    mine = [p for p in procs.splitlines() if str(tmpdir) in p]
-    files = [p.name for p in tmpdir.iterdir()]
-    return mine + files
+def processes() -> list[str]:
+    """Command lines of all processes (from /proc: no dependence on procps)."""
+    out = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            out.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return out
 
 
-def wait_clean(tmpdir: Path, timeout: float = 20) -> None:
+def port_of(screen: str) -> int:
+    """The private Redis's port, from the status line (redis-server retitles itself host:port)."""
+    return int(re.search(r"Kalipso  127\.0\.0\.1:(\d+)/0", screen).group(1))
+
+
+def leftovers(tmpdir: Path, port: int) -> list[str]:
+    servers = [p for p in processes() if "redis-server" in p and f"127.0.0.1:{port}" in p]
+    with socket.socket() as s:
+        listening = [f"something listens on {port}"] if s.connect_ex(("127.0.0.1", port)) == 0 else []
+    return servers + listening + [p.name for p in tmpdir.iterdir()]
+
+
+def wait_clean(tmpdir: Path, port: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
-    while leftovers(tmpdir) and time.monotonic() < deadline:
+    while leftovers(tmpdir, port) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not leftovers(tmpdir), leftovers(tmpdir)
+    assert not leftovers(tmpdir, port), leftovers(tmpdir, port)
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +86,13 @@ def test_make_demo_then_quit(fresh_copy, tmp_path):
     tmpdir.mkdir()
     sock = start(fresh_copy, tmpdir, "make demo")
     try:
-        wait_screen(sock, "Profiles (", "demo network", timeout=1200)  # the set-up installs the venv first
+        port = port_of(wait_screen(sock, "Profiles (", "demo network", timeout=1200))  # set-up installs the venv
         tmux(sock, "send-keys", "s")  # by threat: the malicious hosts first, marked
         screen = wait_screen(sock, "sorted by threat", timeout=20)
         assert "+!192.168.1.23 acct-pc-07" in screen and "+!192.168.1.66 kali" in screen
         tmux(sock, "send-keys", "q")
         wait_screen(sock, "EXITED 0", timeout=30)
-        wait_clean(tmpdir)
+        wait_clean(tmpdir, port)
     finally:
         tmux(sock, "kill-server")
 
@@ -88,13 +106,13 @@ def test_demo_cleans_up_however_it_ends(fresh_copy, tmp_path, how):
     tmpdir.mkdir()
     sock = start(fresh_copy, tmpdir, f"{python} -m kalipso --demo")
     try:
-        wait_screen(sock, "Profiles (", timeout=60)
-        assert leftovers(tmpdir)  # a private Redis and its folder while the demo runs
+        port = port_of(wait_screen(sock, "Profiles (", timeout=60))
+        assert len(leftovers(tmpdir, port)) >= 3  # a private Redis, listening, and its folders
         if how == "ctrl-c":
             tmux(sock, "send-keys", "C-c")
             wait_screen(sock, "EXITED", timeout=30)
         else:
             tmux(sock, "kill-server")  # SIGHUP to the program, as when an SSH session drops
-        wait_clean(tmpdir)
+        wait_clean(tmpdir, port)
     finally:
         tmux(sock, "kill-server")

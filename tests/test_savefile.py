@@ -7,6 +7,8 @@ import io
 import json
 import platform
 import re
+import socket
+import time
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -62,10 +64,12 @@ def test_export_of_saved_file_matches_manifest(dump):
 
 
 @pytest.mark.parametrize("dump", [d for d in DUMPS if "test9" in d] or dump_params())
-def test_board_on_saved_file(dump):
+def test_board_on_saved_file(dump, tmp_path):
     needs_modern_redis(dump)
     manifest = json.loads((Path(dump).parent / "manifest.json").read_text())
-    t = Tmux([dump, "--refresh", "0"], cols=140, rows=40)
+    private = tmp_path / "tmp"
+    private.mkdir()
+    t = Tmux([dump, "--refresh", "0"], cols=140, rows=40, env={"TMPDIR": str(private)})
     try:
         screen = t.wait_for(f"Profiles ({len(manifest['profiles'])})", timeout=60)
         assert "opened " in screen
@@ -78,9 +82,20 @@ def test_board_on_saved_file(dump):
         expected = next(w for p in manifest["profiles"] if p["ip"] == "10.0.2.15"
                         for w in p["timewindows"] if w["name"] == tw)
         t.wait_for(f"[1/{expected['timeline']}]", f"{expected['evidence']} evidence")
+        port = int(re.search(r"Kalipso  127\.0\.0\.1:(\d+)/0", t.screen()).group(1))
+        assert list(private.iterdir())  # the private server's folder, while it runs
         t.send("q")
     finally:
-        t.close()
+        t.close()  # right after q: the terminal closing during the cleanup must not stop it
+    deadline = time.monotonic() + 20
+    while (list(private.iterdir()) or port_open(port)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not list(private.iterdir()) and not port_open(port)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_too_old_redis_is_named(monkeypatch):

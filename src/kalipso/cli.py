@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
-from kalipso import __version__, config, logfile
+from kalipso import __version__, config, lifecycle, logfile
 from kalipso.data import ConnectionSettings, KalipsoDataError, open_slips
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
@@ -200,6 +200,9 @@ def run_views(args: argparse.Namespace) -> int:
 def guarded_run(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command: user errors as one line on stderr, tracebacks only in the log file."""
     log_path = logfile.setup(args.log_file, args.debug)
+    # SIGTERM and SIGHUP (an SSH session dropping) unwind like Ctrl-C for the whole command, so
+    # every private server and temporary folder is cleaned up, not only while curses runs
+    lifecycle.install()
     try:
         return run(args)
     except KalipsoDataError as exc:

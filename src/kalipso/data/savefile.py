@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from kalipso.data.connect import ConnectionSettings
 from kalipso.data.errors import KalipsoDataError
-from kalipso.data.server import RedisServer, redis_candidates
+from kalipso.data.server import RedisServer, redis_candidates, shielded
 
 # RDB format version -> the oldest redis-server that loads it
 RDB_MIN_REDIS = {9: (5, 0), 10: (7, 0), 11: (7, 2), 12: (7, 4)}
@@ -198,5 +198,6 @@ def open_saved(path: str, cache_url: str | None = None) -> Iterator[SavedDatabas
             raise SavedFileError(f"redis-server could not load {rdb}: {exc}") from exc
         yield SavedDatabase(ConnectionSettings(port=server.port, cache_url=cache_url), flows, rdb, info, note)
     finally:
-        server.stop(remove=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with shielded():
+            server.stop(remove=False)
+            shutil.rmtree(workdir, ignore_errors=True)

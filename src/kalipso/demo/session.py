@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kalipso.data import ConnectionSettings
-from kalipso.data.server import RedisServer
+from kalipso.data.server import RedisServer, shielded
 from kalipso.demo.generator import Scenario, generate
 
 
@@ -22,5 +22,6 @@ def demo_database(scenario: Scenario | None = None) -> Iterator[ConnectionSettin
         generate(server.client(0), server.client(1), out, scenario or Scenario())
         yield ConnectionSettings(port=server.port, cache_url=f"redis://127.0.0.1:{server.port}/1")
     finally:
-        server.stop()
-        shutil.rmtree(out, ignore_errors=True)
+        with shielded():
+            server.stop()
+            shutil.rmtree(out, ignore_errors=True)

@@ -9,15 +9,8 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from kalipso.lifecycle import raise_terminated
 from kalipso.ui import styles
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP (the terminal went away): leave cleanly."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated(signal.Signals(signum).name)
 
 
 def utf8_locale() -> bool:
@@ -28,7 +21,7 @@ def utf8_locale() -> bool:
 def terminal() -> Iterator[curses.window]:
     locale.setlocale(locale.LC_ALL, "")
     os.environ.setdefault("ESCDELAY", "25")  # Esc reacts at once instead of after a second
-    old = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
+    old = {s: signal.signal(s, raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     stdscr = curses.initscr()
     try:
         curses.noecho()
