@@ -72,3 +72,13 @@ def test_redis_going_away_is_a_clear_error(redis_binary, tmp_path):
         server.stop()
         with pytest.raises(ConnectionLost, match="lost the connection"):
             data.profiles()
+
+
+def test_a_server_that_cannot_start_leaves_nothing(tmp_path, monkeypatch, redis_binary):
+    from kalipso.data import ConnectionFailed
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with pytest.raises(ConnectionFailed, match="did not start"):
+        RedisServer(redis_binary, extra=["--no-such-option", "1"]).start(timeout=5)
+    assert list(tmp_path.iterdir()) == []

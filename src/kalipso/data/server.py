@@ -121,7 +121,9 @@ class RedisServer:
             if self._wait(timeout):
                 return self
             self.stop(remove=False)
-        raise ConnectionFailed(f"redis-server did not start: {self.log_tail()}")
+        reason = self.log_tail()
+        self.stop()  # its own folder goes too; the log's last lines are in the message
+        raise ConnectionFailed(f"redis-server did not start: {reason}")
 
     def _wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
