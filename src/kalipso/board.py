@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 
 from kalipso.data import ConnectionLost, SlipsData
-from kalipso.data.models import Evidence, IPInfo, Profile, TimelineEntry, threat_rank
+from kalipso.data.models import Evidence, IPInfo, Profile, TimelineEntry, TimeWindow, threat_rank
+from kalipso.data.parse import timewindow_number
 from kalipso.text import format_ts
 from kalipso.views.base import Line, line
 
@@ -60,14 +61,18 @@ class Board:
     _memo_key: tuple | None = field(default=None, repr=False)
     _memo: tuple[list[Profile], list[TreeRow]] = field(default=([], []), repr=False)
     _by_ip: dict[str, Profile] = field(default_factory=dict, repr=False)
+    # time windows of the profiles that were opened: the tree reads them only on demand
+    _windows: dict[str, tuple[TimeWindow, ...]] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ loading
     def reload(self) -> None:
         """Re-read profiles (and the open time window) keeping selection and scroll position."""
         current = self.current_row()
         try:
-            self.profiles = self.data.profiles()
+            self.profiles = self.data.profiles(timewindows=False)
             self._by_ip = {p.ip: p for p in self.profiles}
+            wanted = set(self.expanded) | ({self.selected[0]} if self.selected else set())
+            self._windows = {ip: self.data.timewindows(ip) for ip in wanted if ip in self._by_ip}
             if self.selected:
                 self._load_timewindow(keep_position=True)
             self.error = None
@@ -118,7 +123,7 @@ class Board:
             for p in shown:
                 rows.append(TreeRow(p.ip, None))
                 if p.ip in self.expanded:
-                    rows.extend(TreeRow(p.ip, tw.name) for tw in p.timewindows)
+                    rows.extend(TreeRow(p.ip, tw.name) for tw in self.windows(p.ip))
             self._memo_key, self._memo = key, (shown, rows)
         return self._memo
 
@@ -134,6 +139,15 @@ class Board:
 
     def profile(self, ip: str) -> Profile | None:
         return self._by_ip.get(ip)
+
+    def windows(self, ip: str) -> tuple[TimeWindow, ...]:
+        """The time windows of a profile, read once when first needed."""
+        if ip not in self._windows:
+            self._windows[ip] = self.data.timewindows(ip)
+        return self._windows[ip]
+
+    def window(self, ip: str, name: str) -> TimeWindow | None:
+        return next((tw for tw in self.windows(ip) if tw.name == name), None)
 
     def focused_ip(self) -> str | None:
         """The IP whose info the IP box shows: the timeline line's peer, or the tree's profile."""
@@ -261,23 +275,32 @@ class Board:
         self._update_ip_info()
 
     def _jump_malicious(self, step: int) -> None:
-        marks = [TreeRow(p.ip, tw.name) for p in self.visible_profiles() for tw in p.timewindows if tw.malicious]
-        if not marks:
+        """Select the next (step 1) or previous (-1) malicious time window in tree order.
+
+        Only the marks are needed to find it (windows of a profile are ordered by number), so
+        a jump reads the windows of the target profile alone."""
+        profiles = self.visible_profiles()
+        targets = sorted((((pi, timewindow_number(name) or 0), TreeRow(p.ip, name))
+                          for pi, p in enumerate(profiles) for name in p.malicious_timewindows),
+                         key=lambda t: t[0])
+        if not targets:
             self.message = "no malicious time window"
             return
         row = self.current_row()
-        order = [TreeRow(p.ip, tw.name) for p in self.visible_profiles() for tw in p.timewindows]
-        if row in order:
-            here: float = order.index(row)
-        else:  # on a profile row: just before its first time window
-            here = next((i for i, r in enumerate(order) if row and r.ip == row.ip), -1) - 0.5
-        pos = [order.index(m) for m in marks]
-        after = [i for i in pos if (i > here if step > 0 else i < here)]
-        target = order[(after[0] if step > 0 else after[-1]) if after else (pos[0] if step > 0 else pos[-1])]
+        pi = next((i for i, p in enumerate(profiles) if row and p.ip == row.ip), -1)
+        here = (pi, timewindow_number(row.tw) or 0) if row and row.tw else (pi, float("-inf"))
+        if step > 0:
+            target = next((t for pos, t in targets if pos > here), targets[0][1])
+        else:
+            target = next((t for pos, t in reversed(targets) if pos < here), targets[-1][1])
         self.expanded.add(target.ip)
         self.focus = "tree"
-        self.tree_cursor = self.rows().index(target)
-        self.select_timewindow(target.ip, target.tw or "")
+        rows = self.rows()
+        if target in rows:
+            self.tree_cursor = rows.index(target)
+            self.select_timewindow(target.ip, target.tw or "")
+        else:
+            self.message = f"{target.ip} {target.tw} is no longer in the database"
 
     def cmd_next_malicious(self, _: int) -> None:
         self._jump_malicious(1)
@@ -309,7 +332,7 @@ class Board:
                 out.append(line((f"{sign}{mark}", "malicious" if p.malicious else "dim"),
                                 (label, "malicious" if p.malicious else "normal")))
             else:
-                tw = p.timewindow(row.tw)
+                tw = self.window(row.ip, row.tw)
                 if tw is None:
                     continue
                 current = self.selected == (row.ip, row.tw)
@@ -334,8 +357,7 @@ class Board:
     def evidence_lines(self, height: int) -> list[Line]:
         if not self.selected:
             return []
-        profile = self.profile(self.selected[0])
-        window = profile.timewindow(self.selected[1]) if profile else None
+        window = self.window(*self.selected)
         alerts = window.alert_count if window else 0
         head = line((f"{len(self.evidence)} evidence", "header"),
                     (f", {alerts} alert{'s' if alerts != 1 else ''}", "malicious" if alerts else "header"))

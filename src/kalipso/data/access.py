@@ -8,6 +8,7 @@ public method only reads, batches its round trips in pipelines and pages long li
 from __future__ import annotations
 
 import functools
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -133,13 +134,23 @@ class SlipsData:
         return self.flows_db.host_names() if self.flows_db else {}
 
     @guarded
-    def profiles(self) -> list[Profile]:
-        """Every profile with its time windows and their malicious marks, sorted by IP string."""
-        return self._build_profiles(self._profile_ips())
+    def profiles(self, timewindows: bool = True) -> list[Profile]:
+        """Every profile, sorted by IP string, with the names of its malicious time windows.
+
+        With ``timewindows=False`` each profile carries only the count of its windows (one
+        ZCARD) instead of the windows themselves: the tree of a database with 100,000 windows
+        then costs a fraction; ``timewindows(ip)`` reads one profile's windows when needed.
+        """
+        return self._build_profiles(self._profile_ips(), with_windows=timewindows)
+
+    @guarded
+    def timewindows(self, ip: str) -> tuple[TimeWindow, ...]:
+        """The time windows of one profile, oldest first, with their malicious marks."""
+        return self._build_profiles([ip], with_windows=True)[0].timewindows
 
     @guarded
     def profile(self, ip: str) -> Profile:
-        """One profile; raises UnknownProfile."""
+        """One profile with its time windows; raises UnknownProfile."""
         in_set = self.r.zscore("profiles", f"profile_{ip}") if parse.decode(
             self.r.type("profiles")) == "zset" else self.r.sismember("profiles", f"profile_{ip}")
         if not in_set and not self.r.exists(f"twsprofile_{ip}"):
@@ -153,16 +164,23 @@ class SlipsData:
             raise UnknownTimeWindow(f"profile {ip} has no time window {name}")
         return tw
 
-    def _build_profiles(self, ips: list[str]) -> list[Profile]:
+    def _build_profiles(self, ips: list[str], with_windows: bool = True) -> list[Profile]:
         fields = ("threat_level", "max_threat_level", "duration", "MAC", "host_name")
         results = self._batched(
             cmd for ip in ips for cmd in (
                 lambda p, ip=ip: p.hmget(f"profile_{ip}", fields),
-                lambda p, ip=ip: p.zrange(f"twsprofile_{ip}", 0, -1, withscores=True),
+                (lambda p, ip=ip: p.zrange(f"twsprofile_{ip}", 0, -1, withscores=True)) if with_windows
+                else (lambda p, ip=ip: p.zcard(f"twsprofile_{ip}")),
             ))
         hashes = [r or [None] * len(fields) for r in results[0::2]]
-        tw_lists = [r or [] for r in results[1::2]]
         blocked = self._blocked()
+        names = self._host_names(ips, hashes)
+        if not with_windows:
+            marked = self._malicious_by_scan(blocked)
+            return [Profile(ip=ip, host_name=names.get(ip), threat_level=parse.decode(h[1] or h[0]) or None,
+                            timewindow_count=int(n or 0), malicious_timewindows=frozenset(marked.get(ip, ())))
+                    for ip, h, n in zip(ips, hashes, results[1::2], strict=False)]
+        tw_lists = [r or [] for r in results[1::2]]
         pairs = [(ip, parse.decode(name), score) for ip, tws in zip(ips, tw_lists, strict=False) for name, score in tws]
         alert_values = self._alert_fields(pairs)
         by_ip: dict[str, list[TimeWindow]] = {ip: [] for ip in ips}
@@ -175,13 +193,28 @@ class SlipsData:
                 profile_ip=ip, name=tw, number=parse.timewindow_number(tw) or 0, start=start,
                 end=start + widths[ip] if start is not None else None,
                 malicious=n_alerts > 0 or is_blocked, blocked=is_blocked, alert_count=n_alerts))
-        names = self._host_names(ips, hashes)
-        return [
-            Profile(ip=ip, host_name=names.get(ip),
-                    threat_level=parse.decode(h[1] or h[0]) or None,
-                    timewindows=tuple(sorted(by_ip[ip], key=lambda t: (t.start is None, t.start or 0, t.number))))
-            for ip, h in zip(ips, hashes, strict=False)
-        ]
+        profiles = []
+        for ip, h in zip(ips, hashes, strict=False):
+            windows = tuple(sorted(by_ip[ip], key=lambda t: (t.start is None, t.start or 0, t.number)))
+            profiles.append(Profile(
+                ip=ip, host_name=names.get(ip), threat_level=parse.decode(h[1] or h[0]) or None,
+                timewindows=windows, timewindow_count=len(windows),
+                malicious_timewindows=frozenset(t.name for t in windows if t.malicious)))
+        return profiles
+
+    _TW_HASH = re.compile(r"^profile_(.+)_(timewindow-?\d+)$")
+
+    def _malicious_by_scan(self, blocked: dict[str, set[str]]) -> dict[str, set[str]]:
+        """ip -> names of its time windows with an alert (or blocked), from one SCAN."""
+        keys = [parse.decode(k) for k in self.r.scan_iter(
+            match="profile_*_timewindow*[0-9]", count=5000, _type="hash")]
+        values = self._batched((lambda p, k=k: p.hget(k, "alerts")) for k in keys)
+        marked: dict[str, set[str]] = {ip: set(tws) for ip, tws in blocked.items()}
+        for key, value in zip(keys, values, strict=False):
+            match = self._TW_HASH.match(key)
+            if match and value and parse.alert_ids(value):
+                marked.setdefault(match.group(1), set()).add(match.group(2))
+        return marked
 
     def _alert_fields(self, pairs: list[tuple[str, str, Any]]) -> list[Any]:
         """The ``alerts`` field of each (ip, tw) time-window hash, or None.

@@ -61,16 +61,23 @@ class TimeWindow:
 
 @dataclass(frozen=True)
 class Profile:
-    """One profile (one IP address) with its time windows, oldest first."""
+    """One profile (one IP address) and its time windows, oldest first.
+
+    ``timewindows`` is empty when the profile was read without them (the tree of a large
+    database reads them per profile, on demand); ``timewindow_count`` and
+    ``malicious_timewindows`` are always filled.
+    """
 
     ip: str
     host_name: str | None = None
     threat_level: str | None = None
     timewindows: tuple[TimeWindow, ...] = ()
+    timewindow_count: int = 0
+    malicious_timewindows: frozenset[str] = frozenset()
 
     @property
     def malicious(self) -> bool:
-        return any(tw.malicious for tw in self.timewindows)
+        return bool(self.malicious_timewindows) or any(tw.malicious for tw in self.timewindows)
 
     def timewindow(self, name: str) -> TimeWindow | None:
         for tw in self.timewindows:
