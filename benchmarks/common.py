@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,10 +39,13 @@ def run_probe(code: str, port: int, repeat: int = 5) -> dict:
     Peak RSS (ru_maxrss of the child) is reported as well, with and without the work, so the
     figure is what the operation adds on top of importing Kalipso.
     """
-    prelude = ("import json, time, resource\n"
+    prelude = ("import json, time\n"
                "from kalipso.data import open_slips, ConnectionSettings\n"
                f"data = open_slips(ConnectionSettings(port={port}, cache_url='redis://127.0.0.1:{port}/1'))\n"
-               "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n")
+               "def hwm():\n"
+               "    # VmHWM restarts at exec; ru_maxrss would carry the benchmark parent's peak\n"
+               "    return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0])\n"
+               "base = hwm()\n")
     times, peaks, extra = [], [], []
     for _ in range(repeat):
         out = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True,
@@ -57,10 +59,8 @@ def run_probe(code: str, port: int, repeat: int = 5) -> dict:
 
 
 def probe_end(expr_extra: str = "None") -> str:
-    return ("peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    return ("peak = hwm()\n"
             f"print(json.dumps({{'seconds': t1 - t0, 'peak_kib': peak, 'added_kib': peak - base, "
             f"'extra': {expr_extra}}}))\n")
 
 
-def self_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -95,8 +95,9 @@ class App:
                     self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000,
                                "round_trips": self.data.round_trips - trips})
         if self.trace:
-            import resource
-            self.emit({"event": "exit", "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+            with open("/proc/self/status", encoding="ascii") as status:  # VmHWM: peak RSS since exec
+                peak = int(status.read().split("VmHWM:")[1].split()[0])
+            self.emit({"event": "exit", "peak_rss_kib": peak})
             self.trace.close()
 
     def view_pending(self) -> bool:
