@@ -95,3 +95,15 @@ def test_table_view_says_why_data_is_missing():
 def test_log_bar():
     assert log_bar(0, 100, 10) == "" and log_bar(100, 100, 10) == "█" * 10
     assert 1 <= len(log_bar(1, 1_000_000, 10)) < len(log_bar(1000, 1_000_000, 10)) < 10
+
+
+def test_ip_tables_stack_when_side_by_side_would_cut_the_keys():
+    from kalipso_views.aggregates import DstPortsClientIPsView
+    view = DstPortsClientIPsView()
+    rows_ = (FlowAggregate("185.220.101.47:4444", "tcp", "established", 12, 132, 9600),
+             FlowAggregate("81.2.69.160:443", "tcp", "not_established", 1, 1, 0))
+    lines = [line_text(ln) for ln in view.render(TableModel("10.0.0.1", "timewindow1", rows=rows_),
+                                                 Size(22, 78), view.new_state())]
+    assert any(ln.startswith("185.220.101.47:4444 ") for ln in lines)  # the whole key, full width
+    assert any(ln.startswith("81.2.69.160:443 ") for ln in lines)
+    assert not any("│" in ln for ln in lines)  # no side-by-side split

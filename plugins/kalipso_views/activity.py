@@ -35,6 +35,8 @@ def chart(values: list[float], height: int, fmt: str) -> list[Line]:
         return []
     if max(values) == min(values):
         values = values + [values[-1] + 1]  # a flat series still draws (asciichartpy needs a range)
+    if max(values) - min(values) < height and "0f" in fmt:
+        fmt = fmt.replace(".0f", ".1f")  # a small range: whole numbers would repeat on the axis
     text = asciichartpy.plot(values, {"height": height - 1, "format": fmt})
     out = []
     for row in text.split("\n"):

@@ -79,12 +79,18 @@ class AggregateView(View):
         lines = [line((sanitize(head), "title"),
                       (f"   sort: {sort} [s]   protocol: {proto} [t]", "dim"))]
         half = max((size.cols - 1) // 2, 20)
-        left = self._side("Established", est, half, size.rows - 2, state)
-        right = self._side("Not Established", nest, half, size.rows - 2, state)
-        for i in range(max(len(left), len(right))):
-            a = left[i] if i < len(left) else line(" " * half)
-            b = right[i] if i < len(right) else line()
-            lines.append(_pad(a, half) + line(("│", "dim")) + b)
+        if half >= self.key_width + 38:  # both tables fit side by side with their whole keys
+            left = self._side("Established", est, half, size.rows - 1, state)
+            right = self._side("Not Established", nest, half, size.rows - 1, state)
+            for i in range(max(len(left), len(right))):
+                a = left[i] if i < len(left) else line(" " * half)
+                b = right[i] if i < len(right) else line()
+                lines.append(_pad(a, half) + line(("│", "dim")) + b)
+        else:  # one above the other, each the full width
+            top_h = max((size.rows - 1) // 2, 3)
+            top = self._side("Established", est, size.cols, top_h, state)
+            lines += top + [line()] * (top_h - len(top))
+            lines += self._side("Not Established", nest, size.cols, size.rows - 1 - top_h, state)
         return lines[: max(size.rows, 1)]
 
     def _side(self, label: str, rows: list[FlowAggregate], width: int, height: int,
@@ -93,15 +99,17 @@ class AggregateView(View):
         totals = {m: sum(getattr(r, m) or 0 for r in rows) for m in MEASURES}
         title = (f"{label}: {len(rows)} rows, {totals['flows']:,} flows, "
                  f"{totals['packets']:,} pkts, {human_bytes(totals['bytes'])}")
-        kw = min(self.key_width, max(width - 40, 8))
-        header = f"{self.key_header:<{kw}} {'proto':<5} {'flows':>7} {'pkts':>8} {'bytes':>10} "
+        # column widths: roomy when there is space, tight at 80 columns (two tables of 38)
+        fw, pw, bw, prw = (7, 8, 10, 5) if width >= 50 else (6, 7, 9, 4)
+        kw = min(self.key_width, max(width - (fw + pw + bw + prw + 5), 6))
+        header = f"{self.key_header[:kw]:<{kw}} {'proto'[:prw]:<{prw}} {'flows':>{fw}} {'pkts':>{pw}} {'bytes':>{bw}} "
         out = [line((sanitize(title, width), "header")), line((header[:width], "header"))]
         bar_width = max(width - len(header), 0)
         maximum = max((getattr(r, measure) or 0 for r in rows), default=0)
         offset = state.get("offset", 0)
         for r in rows[offset: offset + max(height - 2, 0)]:
-            text = (f"{sanitize(r.key, kw):<{kw}} {r.proto[:5]:<5} {_fmt(r.flows, 'flows'):>7} "
-                    f"{_fmt(r.packets, 'packets'):>8} {_fmt(r.bytes, 'bytes'):>10} ")
+            text = (f"{sanitize(r.key, kw):<{kw}} {r.proto[:prw]:<{prw}} {_fmt(r.flows, 'flows'):>{fw}} "
+                    f"{_fmt(r.packets, 'packets'):>{pw}} {_fmt(r.bytes, 'bytes'):>{bw}} ")
             out.append(line(text[:width], (log_bar(getattr(r, measure), maximum, bar_width), "bar")))
         if not rows:
             out.append(line(("(none)", "dim")))
