@@ -97,7 +97,7 @@ def main() -> int:
         print(f"Redis round trips per key press: mean {statistics.mean(trips):.2f}, max {max(trips)}")
         exit_record = next((r for r in records if r["event"] == "exit"), None)
         if exit_record:
-            print(f"peak memory of the program (ru_maxrss): {exit_record['peak_rss_kib'] / 1024:.0f} MiB")
+            print(f"peak memory of the program (VmHWM): {exit_record['peak_rss_kib'] / 1024:.0f} MiB")
     return 0
 
 

@@ -226,3 +226,31 @@ def test_startup_error_is_one_line_before_curses():
         assert status == "2"
     finally:
         t.close()
+
+
+def click(t: Tmux, x: int, y: int) -> None:
+    """A left click at cell (x, y) as the terminal reports it (X10: ESC [ M button x y)."""
+    for button in (0, 3):  # press, release
+        seq = bytes([0x1B, ord("["), ord("M"), 32 + button, 33 + x, 33 + y])
+        t._tmux("send-keys", "-H", *[f"{c:02x}" for c in seq])
+
+
+def test_mouse_clicks_select_tree_rows_and_timeline_lines(generated):
+    server, _ = generated
+    t = board(server)  # 120x32: tree rows from y=2, timeline lines from y=9, x >= 36
+    try:
+        t.wait_for("Profiles (")
+        t.send("/")
+        t.type("acct")
+        t.send("Enter")
+        t.wait_for("Profiles (1)")
+        click(t, 5, 2)  # the profile row: expands it, and the IP box shows it
+        t.wait_for(f"-!{BEACON_HOST} acct-pc-07", f"│{BEACON_HOST}  acct-pc-07")
+        click(t, 5, 3)  # its first time window
+        t.wait_for(f"Timeline {BEACON_HOST} timewindow1 [1/")
+        click(t, 60, 10)  # the second timeline line: selected, and the IP box follows it
+        screen = t.wait_for("[2/")
+        peer = re.findall(r"\[(\d+\.\d+\.\d+\.\d+)\]", screen.split("Timeline")[1])[1]
+        t.wait_for(f"│{peer}  ")
+    finally:
+        t.close()

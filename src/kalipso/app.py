@@ -182,16 +182,17 @@ class App:
             _, x, y, _, _ = curses.getmouse()
         except curses.error:
             return
+        if self.view is not None or layout.too_small(rows, cols):
+            return
         rects = layout.main_board(rows, cols)
-        b = self.board
-        if rects["tree"].contains(y, x) and y > rects["tree"].y:
-            b.focus = "tree"
-            b.tree_cursor = min(b.tree_top + y - rects["tree"].y - 1, max(len(b.rows()) - 1, 0))
-            b.command("open")
-        elif rects["timeline"].contains(y, x) and y > rects["timeline"].y and b.timeline_total:
-            b.focus = "timeline"
-            b.timeline_cursor = min(b.timeline_top + y - rects["timeline"].y - 1, b.timeline_total - 1)
-            b.command("open")
+        tree, timeline = rects["tree"], rects["timeline"]
+        try:
+            if tree.contains(y, x) and y > tree.y:
+                self.board.click_tree(y - tree.y - 1)
+            elif timeline.contains(y, x) and y > timeline.y:
+                self.board.click_timeline(y - timeline.y - 1)
+        except ConnectionLost as exc:
+            self.board.error = str(exc)
 
     def open_view(self, spec: LoadedView) -> None:
         row = self.board.current_row()

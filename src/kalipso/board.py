@@ -231,6 +231,22 @@ class Board:
         else:
             self.select_timewindow(row.ip, row.tw)
 
+    def click_tree(self, index: int) -> None:
+        """A click on the index-th visible tree row: move there and open it."""
+        rows = self.rows()
+        if 0 <= self.tree_top + index < len(rows):
+            self.focus = "tree"
+            self.tree_cursor = self.tree_top + index
+            self.cmd_open(0)
+            self._update_ip_info()
+
+    def click_timeline(self, index: int) -> None:
+        """A click on the index-th visible timeline line: select it; the IP box follows."""
+        if 0 <= self.timeline_top + index < self.timeline_total:
+            self.focus = "timeline"
+            self.timeline_cursor = self.timeline_top + index
+            self._update_ip_info()
+
     def cmd_right(self, page: int) -> None:
         if self.focus == "tree":
             self.cmd_open(page)
