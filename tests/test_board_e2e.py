@@ -57,9 +57,7 @@ def test_filter_sort_and_help(generated):
     t = board(server)
     try:
         t.wait_for("Profiles (")
-        t.send("/")
-        t.type("kali")
-        t.send("Enter")
+        t.filter("kali")
         screen = t.wait_for("Profiles (1)", SCANNER_HOST)
         assert BEACON_HOST not in screen.split("IP info")[0]
         t.send("/")
@@ -162,9 +160,7 @@ def test_real_fixtures_on_the_board(redis_server, dataset, ip, tw):
     t = board(redis_server, *extra)
     try:
         t.wait_for(f"Profiles ({len(manifest['profiles'])})")
-        t.send("/")
-        t.type(ip)
-        t.send("Enter")
+        t.filter(ip)
         t.wait_for("Profiles (")
         t.send("n")
         screen = t.wait_for(f"Timeline {ip} {tw} [1/{expected['timeline']}]")
@@ -240,9 +236,7 @@ def test_mouse_clicks_select_tree_rows_and_timeline_lines(generated):
     t = board(server)  # 120x32: tree rows from y=2, timeline lines from y=9, x >= 36
     try:
         t.wait_for("Profiles (")
-        t.send("/")
-        t.type("acct")
-        t.send("Enter")
+        t.filter("acct")
         t.wait_for("Profiles (1)")
         click(t, 5, 2)  # the profile row: expands it, and the IP box shows it
         t.wait_for(f"-!{BEACON_HOST} acct-pc-07", f"│{BEACON_HOST}  acct-pc-07")

@@ -73,9 +73,7 @@ def test_board_on_saved_file(dump, tmp_path):
     try:
         screen = t.wait_for(f"Profiles ({len(manifest['profiles'])})", timeout=60)
         assert "opened " in screen
-        t.send("/")
-        t.type("10.0.2.15")
-        t.send("Enter")
+        t.filter("10.0.2.15")
         t.send("n")
         screen = t.wait_for("Timeline 10.0.2.15 ")
         tw = re.search(r"Timeline 10\.0\.2\.15 (timewindow-?\d+)", screen).group(1)

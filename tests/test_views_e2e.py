@@ -29,9 +29,7 @@ def human(n: int) -> str:
 def open_window(t: Tmux, ip: str) -> str:
     """Filter the tree to ``ip`` and jump to its first malicious time window."""
     t.wait_for("Profiles (")
-    t.send("/")
-    t.type(ip)
-    t.send("Enter")
+    t.filter(ip)
     t.wait_for("filter '")
     t.send("n")
     return t.wait_for(f"Timeline {ip} ")

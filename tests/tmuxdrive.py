@@ -53,6 +53,12 @@ class Tmux:
     def type(self, text: str) -> None:
         self._tmux("send-keys", "-l", text)
 
+    def filter(self, text: str) -> None:
+        """Filter the profile tree: / text Enter."""
+        self.send("/")
+        self.type(text)
+        self.send("Enter")
+
     def resize(self, cols: int, rows: int) -> None:
         self._tmux("resize-window", "-x", str(cols), "-y", str(rows))
 
