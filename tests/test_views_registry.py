@@ -107,3 +107,11 @@ def test_ip_tables_stack_when_side_by_side_would_cut_the_keys():
     assert any(ln.startswith("185.220.101.47:4444 ") for ln in lines)  # the whole key, full width
     assert any(ln.startswith("81.2.69.160:443 ") for ln in lines)
     assert not any("│" in ln for ln in lines)  # no side-by-side split
+
+
+def test_the_node_kalipso_letters_all_load():
+    """The letters the README offers to users of the Node.js Kalipso (e d r p t i y z) are usable."""
+    from kalipso.config import NODE_KALIPSO_KEYS
+    registry = discover(keys=NODE_KALIPSO_KEYS)
+    assert registry.failures == []
+    assert {v.name: v.key for v in registry.views if v.name in NODE_KALIPSO_KEYS} == NODE_KALIPSO_KEYS

@@ -85,11 +85,10 @@ class App:
                     last_refresh = time.monotonic()
                 elif key is None:
                     # a view loading in the background is redrawn until (and once after) it is ready
-                    pending, self._was_pending = self.view_pending(), self.view_pending() or self._was_pending
-                    if not pending and not self._was_pending:
+                    pending = self.view_pending()
+                    if not (pending or self._was_pending):
                         continue
-                    if not pending:
-                        self._was_pending = False
+                    self._was_pending = pending
                 self.draw(stdscr)
                 if key is not None:
                     self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000,
@@ -265,7 +264,7 @@ class App:
         r = layout.main_board(rows, cols)
         b = self.board
         focus = b.focus
-        tree, cursor = b.tree_lines(r["tree"].h - 2, r["tree"].w - 2)
+        tree, cursor = b.tree_lines(r["tree"].h - 2)
         pane.box(stdscr, r["tree"], f"Profiles ({len(b.visible_profiles())})", focus == "tree", self.utf8)
         pane.lines(stdscr, r["tree"], tree, cursor)
         pane.box(stdscr, r["ipinfo"], "IP info", False, self.utf8)

@@ -84,7 +84,7 @@ class Board:
         if current in rows:
             self.tree_cursor = rows.index(current)
         self.tree_cursor = min(self.tree_cursor, max(len(rows) - 1, 0))
-        self._update_ip_info()
+        self._update_ip_info(force=True)
 
     def _load_timewindow(self, keep_position: bool = False) -> None:
         assert self.selected
@@ -101,8 +101,12 @@ class Board:
         if self.timeline_total and self.timeline_cursor >= self.timeline_total:
             self.timeline_cursor = self.timeline_total - 1
 
-    def _update_ip_info(self) -> None:
+    def _update_ip_info(self, force: bool = False) -> None:
+        """Show the focused IP's info; read it again only for another IP, or when forced
+        (a refresh), not on every cursor move."""
         ip = self.focused_ip()
+        if not force and self.ip_info is not None and self.ip_info.ip == ip:
+            return
         try:
             self.ip_info = self.data.ip_info(ip) if ip else None
         except ConnectionLost as exc:
@@ -329,7 +333,7 @@ class Board:
         self.message = "refreshed" if not self.error else ""
 
     # ------------------------------------------------------------------- lines
-    def tree_lines(self, height: int, width: int) -> tuple[list[Line], int]:
+    def tree_lines(self, height: int) -> tuple[list[Line], int]:
         """Visible tree lines and the index of the cursor among them."""
         rows = self.rows()
         if self.tree_cursor < self.tree_top:

@@ -101,6 +101,15 @@ def settings_from(args: argparse.Namespace) -> ConnectionSettings:
 
 
 @contextmanager
+def saved_source(path: str, args: argparse.Namespace) -> Iterator[tuple[ConnectionSettings, str | None, str]]:
+    """A saved dump.rdb (or output folder) served by a private Redis for the command's duration."""
+    from kalipso.data.savefile import open_saved
+
+    with open_saved(path, cache_url=args.cache_url) as saved:
+        yield saved.settings, args.flows_db or saved.flows_db, saved.note
+
+
+@contextmanager
 def data_source(args: argparse.Namespace, interactive: bool) -> Iterator[tuple[ConnectionSettings, str | None, str]]:
     """(settings, flows file, note) of what the user asked for; private servers stop on exit."""
     if getattr(args, "demo", False):
@@ -109,9 +118,8 @@ def data_source(args: argparse.Namespace, interactive: bool) -> Iterator[tuple[C
             yield settings, None, "demo network: generated, private, removed on exit"
         return
     if args.path:
-        from kalipso.data.savefile import open_saved
-        with open_saved(args.path, cache_url=args.cache_url) as saved:
-            yield saved.settings, args.flows_db or saved.flows_db, saved.note
+        with saved_source(args.path, args) as source:
+            yield source
         return
     if explicit_connection(args) or not interactive:
         yield settings_from(args), args.flows_db, ""
@@ -135,9 +143,8 @@ def data_source(args: argparse.Namespace, interactive: bool) -> Iterator[tuple[C
             raise KeyboardInterrupt
         chosen = sources[index]
     if chosen.kind == "saved":
-        from kalipso.data.savefile import open_saved
-        with open_saved(chosen.path or "", cache_url=args.cache_url) as saved:
-            yield saved.settings, args.flows_db or saved.flows_db, saved.note
+        with saved_source(chosen.path or "", args) as source:
+            yield source
         return
     yield (ConnectionSettings(port=chosen.port or DEFAULT_PORT, cache_url=args.cache_url, timeout=args.timeout),
            args.flows_db, f"Slips on port {chosen.port}: {chosen.label}")

@@ -204,10 +204,17 @@ class SlipsData:
 
     _TW_HASH = re.compile(r"^profile_(.+)_(timewindow-?\d+)$")
 
+    def _timewindow_hashes(self) -> list[str]:
+        """Every ``profile_<ip>_timewindow<N>`` hash, from one server-side SCAN.
+
+        Few time windows have such a hash (it holds their ``alerts``); the glob's last [0-9]
+        leaves out ``_evidence``, ``_timeline`` and ``:OutTuples:*``."""
+        return [parse.decode(k) for k in self.r.scan_iter(
+            match="profile_*_timewindow*[0-9]", count=5000, _type="hash")]
+
     def _malicious_by_scan(self, blocked: dict[str, set[str]]) -> dict[str, set[str]]:
         """ip -> names of its time windows with an alert (or blocked), from one SCAN."""
-        keys = [parse.decode(k) for k in self.r.scan_iter(
-            match="profile_*_timewindow*[0-9]", count=5000, _type="hash")]
+        keys = self._timewindow_hashes()
         values = self._batched((lambda p, k=k: p.hget(k, "alerts")) for k in keys)
         marked: dict[str, set[str]] = {ip: set(tws) for ip, tws in blocked.items()}
         for key, value in zip(keys, values, strict=False):
@@ -219,15 +226,13 @@ class SlipsData:
     def _alert_fields(self, pairs: list[tuple[str, str, Any]]) -> list[Any]:
         """The ``alerts`` field of each (ip, tw) time-window hash, or None.
 
-        Few time windows have such a hash, so for many windows one server-side SCAN for them
-        (the glob's last [0-9] leaves out ``_evidence``, ``_timeline`` and ``:OutTuples:*``)
-        costs far less than one HGET per window.
+        For many windows, finding the few hashes that exist with one SCAN costs far less than
+        one HGET per window.
         """
         if len(pairs) <= 200:
             return self._batched(
                 (lambda p, ip=ip, tw=tw: p.hget(f"profile_{ip}_{tw}", "alerts")) for ip, tw, _ in pairs)
-        existing = {parse.decode(k) for k in self.r.scan_iter(
-            match="profile_*_timewindow*[0-9]", count=5000, _type="hash")}
+        existing = set(self._timewindow_hashes())
         wanted = [f"profile_{ip}_{tw}" for ip, tw, _ in pairs]
         present = [k for k in wanted if k in existing]
         values = dict(zip(present, self._batched(

@@ -135,13 +135,9 @@ class RedisServer:
                 try:
                     client.ping()
                     return True
-                except (redis.AuthenticationError, redis.ResponseError) as exc:
-                    if not isinstance(exc, redis.BusyLoadingError):
-                        return True  # it answers; it only wants a password
-                    time.sleep(0.02)
-                except redis.BusyLoadingError:
-                    time.sleep(0.02)
-                except (redis.ConnectionError, redis.TimeoutError):
+                except (redis.AuthenticationError, redis.ResponseError):
+                    return True  # it answers; it only wants a password
+                except (redis.ConnectionError, redis.TimeoutError):  # not up yet, or loading its file
                     time.sleep(0.02)
             return False
         finally:
