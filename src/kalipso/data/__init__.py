@@ -14,6 +14,8 @@ from kalipso.data.errors import (
     ConnectionLost,
     KalipsoDataError,
     NotSlipsDatabase,
+    SlowRedis,
+    UnexpectedData,
     UnknownProfile,
     UnknownTimeWindow,
 )
@@ -21,7 +23,7 @@ from kalipso.data.schema import GENERATIONS, detect
 
 __all__ = [
     "AuthenticationFailed", "ConnectionFailed", "ConnectionLost", "ConnectionSettings",
-    "KalipsoDataError", "NotSlipsDatabase", "SlipsData", "UnknownProfile", "UnknownTimeWindow",
+    "KalipsoDataError", "NotSlipsDatabase", "SlipsData", "SlowRedis", "UnexpectedData", "UnknownProfile", "UnknownTimeWindow",
     "open_slips",
 ]
 

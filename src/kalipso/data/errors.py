@@ -29,3 +29,12 @@ class UnknownProfile(KalipsoDataError):
 
 class UnknownTimeWindow(KalipsoDataError):
     """The requested time window is not in the profile."""
+
+
+class UnexpectedData(KalipsoDataError):
+    """A key holds a value of an unexpected type or shape (e.g. WRONGTYPE): a state of the pane
+    that needed it, never a crash. The message names the key."""
+
+
+class SlowRedis(KalipsoDataError):
+    """Redis did not answer within the timeout (paused, overloaded): try again later."""

@@ -11,6 +11,12 @@ methods that the core calls inside one error boundary:
 * ``handle_key(key, state)``: optional. Returns ``Handled.REDRAW`` to re-render,
   ``Handled.REFETCH`` to fetch again (e.g. a new page), or ``Handled.NO`` to pass the key on.
 
+``fetch`` runs in the loader thread, never on the UI thread: it may take seconds, and the view
+shows "loading…" meanwhile (Esc works at once). It must only read through ``data`` and must not
+touch ``state``. A data problem it meets (lost connection, a key of an unexpected type) is shown
+as a state of the view, not as a failure of the view. ``keys`` declares the view's own keys as
+data, so the help overlay lists them.
+
 Views never import curses or redis: data comes in through ``data`` and lines go out.
 """
 
@@ -64,6 +70,14 @@ def line_text(ln: Line) -> str:
 
 
 @dataclass(frozen=True)
+class ViewKey:
+    """A key that a view handles itself, with one line of help for the ``?`` overlay."""
+
+    key: str
+    help: str
+
+
+@dataclass(frozen=True)
 class Selection:
     """What is selected on the main board when a view opens."""
 
@@ -100,6 +114,7 @@ class View:
     title: ClassVar[str] = ""
     api_version: ClassVar[int] = API_VERSION
     help: ClassVar[str] = ""  # one line shown in the help overlay
+    keys: ClassVar[tuple[ViewKey, ...]] = ()  # the view's own keys, listed by the help overlay
     # Global options from the command line (e.g. {"letters_limit": 40}); set by the app.
     options: dict[str, Any] = {}
 
