@@ -203,27 +203,6 @@ def test_new_profiles_and_windows_appear_while_slips_runs(generated):
         t.close()
 
 
-def test_startup_error_is_one_line_before_curses():
-    from kalipso.data.server import free_port
-    port = free_port()
-    t = Tmux(["-p", str(port)])
-    try:
-        t._tmux("set-option", "-g", "remain-on-exit", "on")
-        deadline = time.monotonic() + 20
-        while not t.dead() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        screen = t._tmux("capture-pane", "-p", "-S", "-")  # with scrollback: "Pane is dead" scrolls a line
-        text = [ln for ln in screen.splitlines() if ln.strip() and not ln.startswith("Pane is dead")]
-        joined = "".join(text)  # the one message line, wrapped by the 120-column terminal
-        assert joined.startswith(f"kalipso: No Redis server answers at 127.0.0.1:{port}/0")
-        assert joined.endswith("Use -p/--port for its Redis port.") and len(joined) <= 240
-        assert "Traceback" not in screen
-        status = t._tmux("display-message", "-p", "#{pane_dead_status}").strip()
-        assert status == "2"
-    finally:
-        t.close()
-
-
 def click(t: Tmux, x: int, y: int) -> None:
     """A left click at cell (x, y) as the terminal reports it (X10: ESC [ M button x y)."""
     for button in (0, 3):  # press, release
