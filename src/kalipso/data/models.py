@@ -134,6 +134,11 @@ class Evidence:
     victim: str = ""
     category: str = ""
     malformed: bool = False
+    # The flows Slips blamed (Zeek uids), the profile the evidence was filed under, and every
+    # other field Slips wrote (ports, protocol, method, the IoCs' extra facts) for a detail box.
+    uids: tuple[str, ...] = ()
+    profile_ip: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

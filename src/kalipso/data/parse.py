@@ -146,7 +146,35 @@ def evidence(evidence_id: Any, value: Any) -> Evidence:
         attacker=_ioc_value(data.get("attacker")),
         victim=_ioc_value(data.get("victim")),
         category=text(data.get("category")),
+        uids=tuple(u for u in _strings(data.get("uid"))[:10000] if u),
+        profile_ip=_evidence_profile(data),
+        extra=_evidence_extra(data),
     )
+
+
+# Evidence keys shown by their own Evidence field (or known from the selection).
+_EVIDENCE_MAPPED = {"id", "ID", "evidence_type", "type_evidence", "description", "threat_level",
+                    "confidence", "timestamp", "stime", "attacker", "victim", "category", "uid",
+                    "profile", "profileid", "timewindow", "twid"}
+
+
+def _evidence_profile(data: dict[str, Any]) -> str:
+    profile = data.get("profile")  # current: {"ip": ...}; classic: "profileid": "profile_<ip>"
+    if isinstance(profile, dict):
+        return text(profile.get("ip"))
+    return text(data.get("profileid") or profile).removeprefix("profile_")
+
+
+def _evidence_extra(data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Every other non-empty field, e.g. ('dst_port', '443'), ('victim queries', 'a.com')."""
+    pairs = []
+    for key, value in data.items():
+        if key in ("attacker", "victim") and isinstance(value, dict):
+            pairs += [(f"{key} {text(k, 64)}", text(v)) for k, v in value.items()
+                      if k not in ("value", "profile") and v not in (None, "", False, [], {})]
+        elif key not in _EVIDENCE_MAPPED and value not in (None, "", False, [], {}):
+            pairs.append((text(key, 64), text(value)))
+    return tuple(pairs[:64])
 
 
 def alert_ids(value: Any) -> dict[str, tuple[str, ...]]:
