@@ -156,6 +156,13 @@ def run_ui(args: argparse.Namespace) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("kalipso: the board needs a terminal; for scripts use 'kalipso export'", file=sys.stderr)
         return EXIT_USER
+    from kalipso.ui.terminal import TerminalUnusable, check_terminal, ensure_locale
+    ensure_locale()  # an uninstalled locale (LC_ALL forwarded by SSH) falls back instead of failing
+    try:
+        check_terminal()  # TERM unset, unknown or cursorless: one line before any data source opens
+    except TerminalUnusable as exc:
+        print(f"kalipso: {exc}", file=sys.stderr)
+        return EXIT_USER
     cfg = config.load(args.config)
     with data_source(args, interactive=True) as (settings, flows_db, note):
         data = open_slips(settings, flows_db=flows_db)  # errors here come before curses starts

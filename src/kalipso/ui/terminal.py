@@ -6,6 +6,7 @@ import curses
 import locale
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,13 +14,104 @@ from kalipso.lifecycle import raise_terminated
 from kalipso.ui import styles
 
 
+class TerminalUnusable(Exception):
+    """The terminal cannot show the board (TERM unset, unknown, or without cursor addressing)."""
+
+
+# the locales Python's start-up puts into LC_CTYPE when it replaces a C/POSIX one (PEP 538)
+_COERCION_TARGETS = ("C.UTF-8", "C.utf8", "UTF-8")
+_OTHER_CATEGORIES = tuple(getattr(locale, name) for name in (
+    "LC_COLLATE", "LC_TIME", "LC_NUMERIC", "LC_MONETARY", "LC_MESSAGES") if hasattr(locale, name))
+
+
 def utf8_locale() -> bool:
-    return "UTF-8" in (locale.getlocale()[1] or "").upper().replace("UTF8", "UTF-8")
+    """The character set of the current LC_CTYPE is UTF-8 (so the board may draw non-ASCII glyphs)."""
+    try:
+        codeset = locale.nl_langinfo(locale.CODESET)
+    except (AttributeError, ValueError):  # no nl_langinfo on this platform
+        codeset = locale.getlocale()[1] or ""
+    return codeset.upper().replace("-", "") == "UTF8"
+
+
+def _coerced() -> bool:
+    """Python's start-up replaced a C/POSIX (or uninstalled) LC_CTYPE by C.UTF-8 in the environment.
+
+    That happens when LC_ALL is unset and the start-up LC_CTYPE locale was C; it also turns on
+    UTF-8 mode, which a user-chosen LC_CTYPE=C.UTF-8 does not. The user's own setting (e.g.
+    LANG=C) says the terminal is not UTF-8, and it is the one to honour.
+    """
+    env = os.environ
+    return (bool(sys.flags.utf8_mode) and env.get("PYTHONUTF8") is None and "utf8" not in sys._xoptions
+            and not env.get("LC_ALL") and env.get("LC_CTYPE") in _COERCION_TARGETS)
+
+
+def _requested_ctype() -> str:
+    """The LC_CTYPE locale name the user's environment asks for ("" = as the environment says)."""
+    if not _coerced():
+        return ""
+    return os.environ.get("LANG") or "C"
+
+
+def _names_utf8(name: str) -> bool:
+    return "UTF8" in name.upper().replace("-", "")
+
+
+def _set_first(category: int, *names: str) -> None:
+    for name in names:
+        try:
+            locale.setlocale(category, name)
+            return
+        except locale.Error:
+            continue
+
+
+def ensure_locale() -> bool:
+    """Set the user's locale, falling back where it is not installed; True when it is UTF-8.
+
+    `LC_ALL=en_US.UTF-8` forwarded by SSH to a box that only has C.UTF-8 makes
+    `setlocale(LC_ALL, "")` fail ("unsupported locale setting"): each category then falls back on
+    its own, LC_CTYPE to C.UTF-8 when the requested locale names UTF-8 (the terminal speaks it),
+    else to C. Safe to call more than once.
+    """
+    try:
+        locale.setlocale(locale.LC_ALL, "")
+    except locale.Error:
+        for category in _OTHER_CATEGORIES:
+            _set_first(category, "", "C")
+    requested = _requested_ctype()
+    wanted = requested or os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or "C"
+    fallbacks = ("C.UTF-8", "C.utf8", "C") if _names_utf8(wanted) else ("C",)
+    _set_first(locale.LC_CTYPE, requested, *fallbacks)
+    return utf8_locale()
+
+
+def check_terminal() -> None:
+    """Raise TerminalUnusable (one line) unless $TERM names a terminal that can address the cursor.
+
+    Runs before curses starts, so an unset or unknown TERM is a clear message instead of a
+    setupterm error, and TERM=dumb is refused instead of drawing the board on one line.
+    """
+    term = os.environ.get("TERM", "")
+    if not term:
+        raise TerminalUnusable("TERM is not set, so the board cannot draw; set it to your terminal's type "
+                               "(e.g. TERM=xterm-256color), or use 'kalipso export' for text output")
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):
+        fd = -1
+    try:
+        curses.setupterm(term, fd)
+    except curses.error:
+        raise TerminalUnusable(f"unknown terminal type TERM={term} (no terminfo entry); set TERM to a known "
+                               "type (e.g. TERM=xterm-256color), or use 'kalipso export' for text output") from None
+    if not curses.tigetstr("cup") or curses.tigetflag("hc") > 0 or curses.tigetflag("gn") > 0:
+        raise TerminalUnusable(f"the terminal TERM={term} cannot move the cursor, which the board needs; use a "
+                               "full-screen terminal (e.g. TERM=xterm-256color), or 'kalipso export' for text output")
 
 
 @contextmanager
 def terminal() -> Iterator[curses.window]:
-    locale.setlocale(locale.LC_ALL, "")
+    ensure_locale()
     os.environ.setdefault("ESCDELAY", "25")  # Esc reacts at once instead of after a second
     old = {s: signal.signal(s, raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     stdscr = curses.initscr()
