@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from kalipso.data.models import AGGREGATE_NAMES, FlowAggregate
 from kalipso.data.parse import established, loads, merge_aggregates, text
@@ -129,3 +130,29 @@ class FlowsDB:
         for start, nbytes in self._db().execute(query, (twid, f"profile_{ip}")):
             if isinstance(start, (int, float)):
                 yield float(start), int(nbytes or 0)
+
+    def flows_by_uids(self, uids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """uid -> (kind, flow JSON) for the uids found: conn flows from ``flows`` (kind 'conn'),
+        then dns/http/ssl/... flows from ``altflows`` (kind = their flow_type). Unknown uids
+        are left out; a file that cannot be read gives {}."""
+        wanted = list(dict.fromkeys(u for u in uids if u))
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        try:
+            for i in range(0, len(wanted), 500):  # SQLite caps the number of parameters
+                chunk = wanted[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                for uid, flow in self._db().execute(f"SELECT uid, flow FROM flows WHERE uid IN ({marks})", chunk):
+                    data = loads(flow)
+                    if isinstance(data, dict):
+                        found[text(uid)] = ("conn", data)
+                rest = [u for u in chunk if u not in found]
+                if rest:
+                    marks = ",".join("?" * len(rest))
+                    for uid, kind, flow in self._db().execute(
+                            f"SELECT uid, flow_type, flow FROM altflows WHERE uid IN ({marks})", rest):
+                        data = loads(flow)
+                        if isinstance(data, dict):
+                            found[text(uid)] = (text(kind) or text(data.get("type_")) or "other", data)
+        except sqlite3.Error:
+            return {}
+        return found
