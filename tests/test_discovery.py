@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import time
 
-from kalipso.data import discover
+import pytest
+import redis
+
+from kalipso.data import ConnectionSettings, analysis_client, discover
 from kalipso.data.server import RedisServer, free_port
 from kalipso.demo.generator import Scenario, generate
 from tmuxdrive import Tmux
@@ -83,3 +89,39 @@ def test_nothing_found_says_where_it_looked(tmp_path):
     assert not found.sources
     assert any("running_slips_info.txt" in w for w in found.looked)
     assert any("dump.rdb" in w for w in found.looked)
+
+
+def test_nothing_listening_answers_at_once():
+    port = free_port()
+    t0 = time.monotonic()
+    assert discover.probe("127.0.0.1", port) is None
+    found = discover.find(["/nonexistent-slips-dir"], default_port=port)
+    assert not found.sources and time.monotonic() - t0 <= 0.3
+
+
+def test_stale_pooled_socket_is_retried_once(redis_binary):
+    port = free_port()
+    with RedisServer(redis_binary, port=port) as server:
+        client = analysis_client(ConnectionSettings(port=port, timeout=2))
+        client.set("x", "1")
+    with RedisServer(redis_binary, port=port):  # Redis restarted: the pooled socket is dead
+        assert client.get("x") is None  # one retry on a fresh socket, no error
+    t0 = time.monotonic()
+    with pytest.raises(redis.ConnectionError):  # and now nothing listens: no retry loop
+        client.get("x")
+    assert time.monotonic() - t0 < 0.3
+    assert server.port == port
+
+
+def test_timeout_is_not_retried(redis_binary):
+    with RedisServer(redis_binary) as server:
+        client = analysis_client(ConnectionSettings(port=server.port, timeout=0.5))
+        client.ping()
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            with pytest.raises(redis.TimeoutError):
+                client.hget("analysis", "slips_version")
+            assert time.monotonic() - t0 < 0.9  # one timeout, not two
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlparse
 
 import redis
+from redis import exceptions as redis_errors
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -68,6 +69,45 @@ _NO_SETINFO = ({"driver_info": None}
                else {"lib_name": None, "lib_version": None})
 
 
+def _failed_to_connect(error: Exception) -> bool:
+    """True for an error raised while opening a connection (refused, no such socket file,
+    unreachable), as opposed to a pooled socket that died since it last worked."""
+    if isinstance(error.__context__, (ConnectionRefusedError, FileNotFoundError)):
+        return True
+    return " connecting to " in str(error)
+
+
+class StaleSocketRetry(Retry):
+    """One immediate retry, and only for a pooled socket that went stale.
+
+    A connection that used to work can be closed by the server (Slips restarted its Redis,
+    an idle timeout): the next command fails once and succeeds on a fresh socket. Everything
+    else fails at once: a refused or impossible connection (nothing listens: the answer must
+    come in milliseconds, not after seconds of back-off), a timeout (a paused or overloaded
+    Redis: the UI says "Redis slow" and tries again on its next refresh instead of waiting
+    twice), and authentication or loading errors.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+
+    def call_with_retry(self, do, fail, is_retryable=None, with_failure_count=False):  # type: ignore[override]
+        def retryable(error: Exception) -> bool:
+            if isinstance(error, (redis_errors.AuthenticationError, redis_errors.AuthorizationError,
+                                  redis_errors.BusyLoadingError, redis_errors.MaxConnectionsError)):
+                return False
+            if _failed_to_connect(error):
+                return False
+            return is_retryable(error) if is_retryable else True
+
+        return super().call_with_retry(do, fail, retryable, with_failure_count)
+
+
+def no_retry_client(**kwargs) -> redis.Redis:
+    """A redis.Redis with Kalipso's retry policy (see StaleSocketRetry) and no CLIENT SETINFO."""
+    return redis.Redis(retry=StaleSocketRetry(), **_NO_SETINFO, **kwargs)
+
+
 def _common(settings: ConnectionSettings) -> dict:
     # Values are decoded by the parsers (invalid UTF-8 must not raise), hence raw bytes.
     return {
@@ -77,9 +117,9 @@ def _common(settings: ConnectionSettings) -> dict:
         "protocol": 2,  # RESP2: no HELLO, and no RESP3-to-RESP2 score conversion per member
         "username": settings.username,
         "password": settings.password,
-        # one immediate retry (a stale pooled socket), no backoff: the UI reconnects itself,
-        # and a refused connection must fail at once, not after seconds of back-off
-        "retry": Retry(NoBackoff(), 1),
+        # one immediate retry for a stale pooled socket only; refused connections and
+        # timeouts fail at once (the UI reconnects and retries on its own schedule)
+        "retry": StaleSocketRetry(),
         **_NO_SETINFO,
     }
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import redis
 
 from kalipso.data import parse
+from kalipso.data.connect import no_retry_client
 from kalipso.data.schema import version_tuple
 
 INFO_FILE = "running_slips_info.txt"
@@ -62,8 +63,8 @@ def parse_info_file(text: str) -> list[dict[str, str]]:
 
 def probe(host: str, port: int, timeout: float = 0.5) -> dict | None:
     """Version, profile count and start of the Slips analysis on a port; None if none answers."""
-    client = redis.Redis(host=host, port=port, socket_timeout=timeout, socket_connect_timeout=timeout,
-                         protocol=2, decode_responses=False)
+    client = no_retry_client(host=host, port=port, socket_timeout=timeout, socket_connect_timeout=timeout,
+                             protocol=2, decode_responses=False)
     try:
         pipe = client.pipeline(transaction=False)
         pipe.type("profiles")
