@@ -69,16 +69,7 @@ class _Writer:
         self.p0 = db0.pipeline(transaction=False)
         self.p1 = db1.pipeline(transaction=False)
         self.n = 0
-        os.makedirs(os.path.dirname(sqlite_path), exist_ok=True)
-        if os.path.exists(sqlite_path):
-            os.remove(sqlite_path)
-        self.sql = sqlite3.connect(sqlite_path)
-        self.sql.executescript(
-            "CREATE TABLE flows (uid TEXT PRIMARY KEY, flow TEXT, label TEXT, profileid TEXT, twid TEXT, aid TEXT);"
-            "CREATE TABLE altflows (uid TEXT PRIMARY KEY, flow TEXT, label TEXT, profileid TEXT, twid TEXT, "
-            "flow_type TEXT);"
-            "CREATE TABLE alerts (alert_id TEXT PRIMARY KEY, alert_time TEXT, ip_alerted TEXT, timewindow TEXT, "
-            "tw_start TEXT, tw_end TEXT, label TEXT);")
+        self.sql = new_flows_db(sqlite_path)
         self.flows: list[tuple] = []
         self.altflows: list[tuple] = []
 
@@ -104,6 +95,63 @@ class _Writer:
 
 def _human(ts: float) -> str:
     return time.strftime("%Y/%m/%d %H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1e6) % 1000000:06d}"
+
+
+def new_flows_db(path: str, wal: bool = False) -> sqlite3.Connection:
+    """A new, empty Slips flows database (sqlite_db/database.py:47-59) at ``path``.
+
+    ``wal``: journal in WAL mode, as Slips does, so that readers can read while it writes."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    sql = sqlite3.connect(path, check_same_thread=False)
+    if wal:
+        sql.execute("PRAGMA journal_mode=WAL")
+    sql.executescript(
+        "CREATE TABLE flows (uid TEXT PRIMARY KEY, flow TEXT, label TEXT, profileid TEXT, twid TEXT, aid TEXT);"
+        "CREATE TABLE altflows (uid TEXT PRIMARY KEY, flow TEXT, label TEXT, profileid TEXT, twid TEXT, "
+        "flow_type TEXT);"
+        "CREATE TABLE alerts (alert_id TEXT PRIMARY KEY, alert_time TEXT, ip_alerted TEXT, timewindow TEXT, "
+        "tw_start TEXT, tw_end TEXT, label TEXT);")
+    sql.commit()
+    return sql
+
+
+def flow_document(uid: str, src: str, dst: str, sport: int, dport: int, proto: str, ts: float, state: str,
+                  spkts: int, dpkts: int, sbytes: int, dbytes: int, dur: float, dport_name: str = "") -> dict:
+    """The JSON of a conn flow in SQLite ``flows.flow``, as Slips 1.1.21 stores it."""
+    return {"interface": "default", "starttime": round(ts, 6), "uid": uid, "saddr": src,
+            "daddr": dst, "dur": dur, "proto": proto, "appproto": dport_name.lower(),
+            "sport": sport, "dport": dport, "spkts": spkts, "dpkts": dpkts, "sbytes": sbytes,
+            "dbytes": dbytes, "state": state, "history": "ShADadFf" if state == "SF" else "S",
+            "smac": "", "dmac": "", "ground_truth_label": "", "detailed_ground_truth_label": "",
+            "endtime": round(ts + dur, 6), "pkts": spkts + dpkts, "bytes": sbytes + dbytes,
+            "state_hist": "", "aid": "", "dport_name": "", "timestamp_human": "",
+            "interpreted_state": "", "type_": "conn", "dir_": "->"}
+
+
+def timeline_line(dst: str, dport: int, proto: str, ts: float, established: bool, sbytes: int, dbytes: int,
+                  dur: float, resolution: str, info: dict | None = None, dport_name: str = "",
+                  warning: str = "") -> dict:
+    """One timeline line (a member of ``profile_<ip>_timewindow<N>_timeline``, timeline.py)."""
+    return {"timestamp": _human(ts), "dport_name": dport_name or "????", "preposition": "to",
+            "dns_resolution": resolution, "daddr": dst, "dport/proto": f"{dport}/{proto.upper()}",
+            "state": "Established" if established else "Not Established",
+            "warning": warning or ("" if established else "No data exchange!"),
+            "info": info or "", "sent": sbytes, "recv": dbytes, "tot": sbytes + dbytes,
+            "duration": round(dur, 3), "critical warning": ""}
+
+
+def letter(established: bool, size: int, last: float, ts: float) -> str:
+    """Stratosphere letters: the letter encodes size (and state), the symbol before it the gap."""
+    alphabet = LETTERS[:27] if established else LETTERS[27:]
+    char = alphabet[min(int(size).bit_length() // 2, len(alphabet) - 1)]
+    if not last:
+        return char
+    gap = ts - last
+    sep = "." if gap < 5 else "," if gap < 60 else "+" if gap < 300 else "*" if gap < 3600 else "0"
+    return sep + char
 
 
 def _uid(rng: random.Random) -> str:
@@ -144,40 +192,20 @@ class _Network:
         n = self.touch(src, ts)
         self.touch(dst, ts)
         twid = f"timewindow{n}"
-        flow = {"interface": "default", "starttime": round(ts, 6), "uid": uid, "saddr": src,
-                "daddr": dst, "dur": dur, "proto": proto, "appproto": dport_name.lower(),
-                "sport": sport, "dport": dport, "spkts": spkts, "dpkts": dpkts, "sbytes": sbytes,
-                "dbytes": dbytes, "state": state, "history": "ShADadFf" if state == "SF" else "S",
-                "smac": "", "dmac": "", "ground_truth_label": "", "detailed_ground_truth_label": "",
-                "endtime": round(ts + dur, 6), "pkts": spkts + dpkts, "bytes": sbytes + dbytes,
-                "state_hist": "", "aid": "", "dport_name": "", "timestamp_human": "",
-                "interpreted_state": "", "type_": "conn", "dir_": "->"}
+        flow = flow_document(uid, src, dst, sport, dport, proto, ts, state, spkts, dpkts, sbytes, dbytes,
+                             dur, dport_name)
         self.w.flows.append((uid, json.dumps(flow), label, f"profile_{src}", twid, ""))
         established = state in ("S1", "SF", "S2", "S3", "RSTO", "RSTP", "OTH")
         resolution = self.dns.get(dst, "????")
-        line = {"timestamp": _human(ts), "dport_name": dport_name or "????", "preposition": "to",
-                "dns_resolution": resolution, "daddr": dst, "dport/proto": f"{dport}/{proto.upper()}",
-                "state": "Established" if established else "Not Established",
-                "warning": warning or ("" if established else "No data exchange!"),
-                "info": info or "", "sent": sbytes, "recv": dbytes, "tot": sbytes + dbytes,
-                "duration": round(dur, 3), "critical warning": ""}
+        line = timeline_line(dst, dport, proto, ts, established, sbytes, dbytes, dur, resolution, info,
+                             dport_name, warning)
         self.w.p0.zadd(f"profile_{src}_{twid}_timeline", {json.dumps(line): ts})
         tup = self.tuples.setdefault((src, n), {}).setdefault(f"{dst}-{dport}-{proto}", ["", 0.0])
-        tup[0] += self._letter(established, sbytes + dbytes, dur, tup[1], ts)
+        tup[0] += letter(established, sbytes + dbytes, tup[1], ts)
         tup[1] = ts
         self.out.flows += 1
         self.out.timeline_lines += 1
         self.w.tick()
-
-    def _letter(self, established: bool, size: int, dur: float, last: float, ts: float) -> str:
-        # Stratosphere letters: the letter encodes size/duration/periodicity, the symbol the gap.
-        alphabet = LETTERS[:27] if established else LETTERS[27:]
-        letter = alphabet[min(int(size).bit_length() // 2, len(alphabet) - 1)]
-        if not last:
-            return letter
-        gap = ts - last
-        sep = "." if gap < 5 else "," if gap < 60 else "+" if gap < 300 else "*" if gap < 3600 else "0"
-        return sep + letter
 
     def altflow(self, kind: str, src: str, ts: float, data: dict) -> None:
         uid = _uid(self.rng)

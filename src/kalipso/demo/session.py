@@ -1,27 +1,57 @@
-"""--demo: a private Redis on a free loopback port, filled with the demo network, removed on exit."""
+"""--demo: a private Redis on a free loopback port with a living demo network, removed on exit.
+
+By default a ``LiveWriter`` first writes a few minutes of history (so the board has something
+to show at once) and then keeps the network going in a background thread: flows every second,
+evidence, an alert within the first ~15 s, new profiles, time windows rolling every 2 minutes.
+Give a generator ``Scenario`` (or ``live=False``) for the still database of earlier versions.
+"""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kalipso.data import ConnectionSettings
+from kalipso.data import server as servers
 from kalipso.data.server import RedisServer, shielded
 from kalipso.demo.generator import Scenario, generate
+from kalipso.demo.live import LiveScenario, LiveWriter
 
 
 @contextmanager
-def demo_database(scenario: Scenario | None = None) -> Iterator[ConnectionSettings]:
-    """Yield settings of a private demo database; stop the server and delete its files after."""
+def demo_database(scenario: Scenario | None = None,
+                  live: LiveScenario | bool = True) -> Iterator[ConnectionSettings]:
+    """Yield settings of a private demo database; stop the writer and the server and delete
+    their files after. The living writer runs until the ``with`` block ends."""
     out = tempfile.mkdtemp(prefix="kalipso-demo-")
-    server = RedisServer()
+    if hasattr(servers, "claim"):  # a later start removes it if this process is SIGKILLed
+        servers.claim(out)
+    try:  # a private unix socket where server.py offers one (no other local user can connect)
+        server = RedisServer(unix_socket=True)  # type: ignore[call-arg]
+    except TypeError:
+        server = RedisServer()
+    stop = threading.Event()
+    thread: threading.Thread | None = None
     try:
         server.start()
-        generate(server.client(0), server.client(1), out, scenario or Scenario())
-        yield ConnectionSettings(port=server.port, cache_url=f"redis://127.0.0.1:{server.port}/1")
+        if scenario is not None or live is False:
+            generate(server.client(0), server.client(1), out, scenario or Scenario())
+        else:
+            writer = LiveWriter(server.client(0), server.client(1), out,
+                                live if isinstance(live, LiveScenario) else LiveScenario())
+            writer.start()  # the history, before the board's first read
+            thread = writer.run_in_thread(stop)
+        if hasattr(server, "settings"):
+            yield server.settings(cache_db=1)
+        else:
+            yield ConnectionSettings(port=server.port, cache_url=f"redis://127.0.0.1:{server.port}/1")
     finally:
         with shielded():
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
             server.stop()
             shutil.rmtree(out, ignore_errors=True)
