@@ -91,10 +91,11 @@ class TimelineEntry:
     """One line of a time window's timeline, as Slips' timeline module wrote it.
 
     ``malformed`` marks a member that was not the expected JSON object; ``raw`` keeps
-    its text so that the row can still be shown.
+    its text so that the row can still be shown. ``ts`` is None when the score was no time
+    (a ``-inf``/``+inf`` score, never written by Slips).
     """
 
-    ts: float
+    ts: float | None
     timestamp: str = ""
     daddr: str = ""
     saddr: str = ""

@@ -8,6 +8,7 @@ a row marked ``malformed`` or a missing field.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
 
@@ -46,15 +47,20 @@ def loads(value: Any) -> Any:
 
 
 def to_float(value: Any) -> float | None:
+    """A finite float, or None: NaN, +-inf and numbers beyond a float ('1e400') are no value.
+
+    Slips never writes them; a fault or an attacker can, and strict JSON cannot carry them."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
-        return float(value) if value == value else None
+    if isinstance(value, int):
+        return float(value) if abs(value) < 10 ** 308 else None
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     try:
         result = float(decode(value).strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
-    return result if result == result and abs(result) != float("inf") else None
+    return result if math.isfinite(result) else None
 
 
 def to_int(value: Any) -> int | None:
@@ -85,8 +91,8 @@ def timewindow_number(name: str) -> int | None:
 
 
 def timeline_entry(member: Any, score: Any) -> TimelineEntry:
-    """One member of a ``..._timeline`` zset."""
-    ts = to_float(score) or 0.0
+    """One member of a ``..._timeline`` zset; ``ts`` is None for a score that is no time (+-inf)."""
+    ts = to_float(score)
     raw = decode(member)
     data = loads(raw)
     if not isinstance(data, dict):
