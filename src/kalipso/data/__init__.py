@@ -12,6 +12,7 @@ from kalipso.data.errors import (
     AuthenticationFailed,
     ConnectionFailed,
     ConnectionLost,
+    EmptyDatabase,
     KalipsoDataError,
     NotSlipsDatabase,
     SlowRedis,
@@ -23,7 +24,8 @@ from kalipso.data.schema import GENERATIONS, detect
 
 __all__ = [
     "AuthenticationFailed", "ConnectionFailed", "ConnectionLost", "ConnectionSettings",
-    "KalipsoDataError", "NotSlipsDatabase", "SlipsData", "SlowRedis", "UnexpectedData", "UnknownProfile", "UnknownTimeWindow",
+    "EmptyDatabase", "KalipsoDataError", "NotSlipsDatabase", "SlipsData", "SlowRedis", "UnexpectedData",
+    "UnknownProfile", "UnknownTimeWindow",
     "open_slips",
 ]
 
@@ -31,7 +33,8 @@ __all__ = [
 def open_slips(settings: ConnectionSettings, flows_db: str | None = None) -> SlipsData:
     """Connect to the analysis database described by ``settings`` and pick its reader.
 
-    Raises ConnectionFailed, AuthenticationFailed or NotSlipsDatabase with a one-line message.
+    Raises ConnectionFailed, AuthenticationFailed or NotSlipsDatabase (EmptyDatabase when db 0
+    holds nothing yet: Slips has not written) with a one-line message.
     The IP-info cache is optional: when it does not answer, IP info is simply empty.
     """
     settings = settings.with_password_from_env()

@@ -17,7 +17,7 @@ import redis
 
 from kalipso.data import parse, plumbing
 from kalipso.data.connect import ConnectionSettings
-from kalipso.data.errors import ConnectionLost, UnknownProfile, UnknownTimeWindow
+from kalipso.data.errors import UnknownProfile, UnknownTimeWindow
 from kalipso.data.flows import FlowsDB, locate
 from kalipso.data.models import (
     Activity,
@@ -39,17 +39,47 @@ T = TypeVar("T")
 DEFAULT_WIDTH = 3600.0
 
 
+def _width(duration: Any) -> float:
+    """A profile's time-window width in seconds (Slips' ``duration``), or one hour."""
+    width = parse.to_float(duration)
+    return width if width is not None and 0 < width < 1e12 else DEFAULT_WIDTH
+
+
 def guarded(method: Callable[..., T]) -> Callable[..., T]:
-    """Turn a lost Redis connection into ConnectionLost, the one error the UI expects."""
+    """Turn Redis' errors into the data layer's, the ones the UI expects: ConnectionLost,
+    SlowRedis, and UnexpectedData naming the key that holds a type Slips does not write.
+
+    Also wraps module functions whose first argument is a SlipsData (``data/tree.py``)."""
 
     @functools.wraps(method)
     def wrapper(self: SlipsData, *args: Any, **kwargs: Any) -> T:
-        try:
+        def diagnose() -> str | None:
+            find = getattr(self, "_wrong_type_key", None)
+            return find(method.__name__, args, kwargs) if find else None
+
+        with plumbing.translated(getattr(self, "label", "?"), diagnose):
             return method(self, *args, **kwargs)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise ConnectionLost(f"lost the connection to Redis at {self.label}: {exc}") from exc
 
     return wrapper
+
+
+# The per-profile and per-window keys a pane needs, with the type Slips writes them as.
+_NEEDED_KEYS = {
+    "timeline": ("profile_{ip}_{tw}_timeline", "zset"),
+    "evidence": ("profile_{ip}_{tw}_evidence", "hash"),
+    "window": ("profile_{ip}_{tw}", "hash"),
+    "out": ("profile_{ip}_{tw}:OutTuples:symbols", "hash"),
+    "in": ("profile_{ip}_{tw}:InTuples:symbols", "hash"),
+    "windows": ("twsprofile_{ip}", "zset"),
+}
+# Which of them each method reads, most likely culprit first (others: all of them).
+_METHOD_KEYS = {
+    "timeline": ("timeline",), "activity": ("timeline",), "evidence": ("evidence", "window"),
+    "evidence_counts": ("evidence", "window"), "alerts": ("window",), "aggregates": ("window",),
+    "out_tuples": ("out", "window"), "in_tuples": ("in", "window"),
+    "counts": ("timeline", "evidence", "window", "out"), "destinations": ("window", "out"),
+    "profile": ("windows",), "timewindows": ("windows",),
+}
 
 
 class SlipsData:
@@ -83,8 +113,36 @@ class SlipsData:
         """Run commands (each fn(pipeline)) in pipelines of plumbing.BATCH; errors become None."""
         return plumbing.batched(self.r, commands)
 
+    def _wrong_type_key(self, method: str, args: tuple, kwargs: dict) -> str | None:
+        """After a WRONGTYPE in ``method(ip, tw, ...)``: '<key> is a hash, not a sorted set'."""
+        ip = args[0] if args else kwargs.get("ip")
+        tw = args[1] if len(args) > 1 else kwargs.get("tw")
+        tw = getattr(tw, "name", tw)
+        if not isinstance(ip, str):
+            return None
+        candidates = [_NEEDED_KEYS[n] for n in _METHOD_KEYS.get(method, tuple(_NEEDED_KEYS))]
+        candidates = [(t.format(ip=ip, tw=tw), kind) for t, kind in candidates
+                      if isinstance(tw, str) or "{tw}" not in t]
+        try:
+            pipe = self.r.pipeline(transaction=False)
+            for key, _ in candidates:
+                pipe.type(key)
+            found = pipe.execute()
+        except redis.RedisError:
+            return None
+        for (key, kind), got in zip(candidates, found, strict=False):
+            got = parse.decode(got)
+            if got not in ("none", kind):
+                return f"{plumbing.first_line(key)} is {plumbing.type_name(got)}, not {plumbing.type_name(kind)}"
+        return None
+
+    def _absent_on_wrong_type(self, key: str, read: Callable[[], T], default: T) -> T:
+        return plumbing.absent_on_wrong_type(key, read, default)
+
     def _read_analysis(self, version: str | None) -> AnalysisInfo:
-        h = {parse.decode(k): parse.decode(v) for k, v in self.r.hgetall("analysis").items()}
+        with plumbing.translated(self.label):
+            raw = self._absent_on_wrong_type("analysis", lambda: self.r.hgetall("analysis"), {})
+        h = {parse.decode(k): parse.decode(v) for k, v in raw.items()}
         return AnalysisInfo(
             schema=self.schema, slips_version=version or h.get("slips_version"),
             name=h.get("name"), input_type=h.get("input_type"), output_dir=h.get("output_dir"),
@@ -151,8 +209,9 @@ class SlipsData:
     @guarded
     def profile(self, ip: str) -> Profile:
         """One profile with its time windows; raises UnknownProfile."""
-        in_set = self.r.zscore("profiles", f"profile_{ip}") if parse.decode(
-            self.r.type("profiles")) == "zset" else self.r.sismember("profiles", f"profile_{ip}")
+        kind = parse.decode(self.r.type("profiles"))
+        in_set = (self.r.zscore("profiles", f"profile_{ip}") is not None if kind == "zset"
+                  else self.r.sismember("profiles", f"profile_{ip}") if kind == "set" else False)
         if not in_set and not self.r.exists(f"twsprofile_{ip}"):
             raise UnknownProfile(f"no profile {ip} in this Slips database")
         return self._build_profiles([ip])[0]
@@ -184,14 +243,14 @@ class SlipsData:
         pairs = [(ip, parse.decode(name), score) for ip, tws in zip(ips, tw_lists, strict=False) for name, score in tws]
         alert_values = self._alert_fields(pairs)
         by_ip: dict[str, list[TimeWindow]] = {ip: [] for ip in ips}
-        widths = {ip: parse.to_float(h[2]) or DEFAULT_WIDTH for ip, h in zip(ips, hashes, strict=False)}
+        widths = {ip: _width(h[2]) for ip, h in zip(ips, hashes, strict=False)}
         for (ip, tw, score), alerts in zip(pairs, alert_values, strict=False):
             start = parse.to_float(score)
             n_alerts = len(parse.alert_ids(alerts)) if alerts else 0
             is_blocked = tw in blocked.get(ip, ())
             by_ip[ip].append(TimeWindow(
                 profile_ip=ip, name=tw, number=parse.timewindow_number(tw) or 0, start=start,
-                end=start + widths[ip] if start is not None else None,
+                end=parse.to_float(start + widths[ip]) if start is not None else None,
                 malicious=n_alerts > 0 or is_blocked, blocked=is_blocked, alert_count=n_alerts))
         profiles = []
         for ip, h in zip(ips, hashes, strict=False):
@@ -241,7 +300,8 @@ class SlipsData:
 
     def _blocked(self) -> dict[str, set[str]]:
         blocked: dict[str, set[str]] = {}
-        for key, value in self.r.hgetall("BlockedProfTW").items():
+        raw = self._absent_on_wrong_type("BlockedProfTW", lambda: self.r.hgetall("BlockedProfTW"), {})
+        for key, value in raw.items():
             tws = parse.loads(value)
             if isinstance(tws, list):
                 blocked[parse.decode(key).removeprefix("profile_")] = {parse.text(t) for t in tws}
@@ -268,7 +328,8 @@ class SlipsData:
     def _whitelisted(self, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        flags = self.r.smismember("whitelisted_evidence", ids)
+        flags = self._absent_on_wrong_type(
+            "whitelisted_evidence", lambda: self.r.smismember("whitelisted_evidence", ids), [])
         return {i for i, flag in zip(ids, flags, strict=False) if flag}
 
     @guarded
@@ -336,7 +397,8 @@ class SlipsData:
     @guarded
     def host_info(self, ip: str) -> HostInfo:
         """Host name, MAC and user agents of a profile."""
-        h = {parse.decode(k): v for k, v in self.r.hgetall(f"profile_{ip}").items()}
+        raw = self._absent_on_wrong_type(f"profile_{ip}", lambda: self.r.hgetall(f"profile_{ip}"), {})
+        h = {parse.decode(k): v for k, v in raw.items()}
         mac_field = parse.loads(h.get("MAC"))
         mac = parse.text(mac_field.get("MAC")) if isinstance(mac_field, dict) else parse.decode(h.get("MAC"))
         vendor = parse.text(mac_field.get("Vendor")) if isinstance(mac_field, dict) else ""
@@ -380,7 +442,8 @@ class SlipsData:
         """Flows per bucket of a time window (one ZCOUNT each), and bytes per bucket from the
         flows file, or from the timeline when it is short enough to read whole."""
         start = tw.start or 0.0
-        width = ((tw.end or start + DEFAULT_WIDTH) - start) / max(buckets, 1)
+        span = (tw.end or start + DEFAULT_WIDTH) - start
+        width = (span if span > 0 else DEFAULT_WIDTH) / max(buckets, 1)
         key = f"profile_{ip}_{tw.name}_timeline"
         counts = self._batched(
             (lambda p, i=i: p.zcount(key, start + i * width, f"({start + (i + 1) * width}"))
@@ -394,6 +457,8 @@ class SlipsData:
             source = "sqlite"
         elif sum(flows) <= 20000:
             for entry in self.timeline(ip, tw.name, 0, sum(flows)).items:
+                if entry.ts is None:  # a score Slips could not have written (+-inf)
+                    continue
                 total = parse.to_int(entry.tot) or 0
                 sums[min(max(int((entry.ts - start) // width), 0), buckets - 1)] += total
             source = "timeline"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kalipso.data import parse
+from kalipso.data import parse, plumbing
 from kalipso.data.access import SlipsData
 from kalipso.data.models import AGGREGATE_NAMES, Aggregates, OutTuple
 
@@ -23,7 +23,8 @@ class _FieldsInTimeWindowHash(SlipsData):
 
     def _ip_info_raw(self, ips: list[str]) -> dict[str, dict[str, Any]]:
         assert self.cache is not None
-        values = self.cache.hmget("IPsInfo", ips) if ips else []
+        values = plumbing.absent_on_wrong_type(
+            "IPsInfo", lambda: self.cache.hmget("IPsInfo", ips), []) if ips else []
         result = {}
         for ip, value in zip(ips, values, strict=False):
             data = parse.loads(value)
@@ -87,11 +88,12 @@ class CurrentSlips(SlipsData):
         assert self.cache is not None
         if not ips:
             return {}
-        pipe = self.cache.pipeline(transaction=False)
-        for kind in self.IP_INFO_KINDS:
-            pipe.hmget(f"IPsInfo:{kind}", ips)
+        answers = plumbing.batched(self.cache, (
+            (lambda p, kind=kind: p.hmget(f"IPsInfo:{kind}", ips)) for kind in self.IP_INFO_KINDS))
         result: dict[str, dict[str, Any]] = {}
-        for kind, values in zip(self.IP_INFO_KINDS, pipe.execute(), strict=False):
+        for kind, values in zip(self.IP_INFO_KINDS, answers, strict=False):
+            if values is None:  # a key of another type (logged): as if absent
+                continue
             for ip, value in zip(ips, values, strict=False):
                 if value is None:
                     continue

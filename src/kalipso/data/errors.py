@@ -19,6 +19,10 @@ class NotSlipsDatabase(KalipsoDataError):
     """The server answers but its database holds no Slips analysis."""
 
 
+class EmptyDatabase(NotSlipsDatabase):
+    """The database holds no key at all: Slips has not written yet (the UI waits for it)."""
+
+
 class ConnectionLost(KalipsoDataError):
     """A Redis server that was reachable stopped answering."""
 
