@@ -4,29 +4,34 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any, TextIO
 
-from kalipso.data import SlipsData
+from kalipso.data import SlipsData, UnexpectedData
 from kalipso.data.models import AGGREGATE_NAMES, FlowAggregate
-from kalipso.text import format_ts, sanitize
+from kalipso.text import cell_width, format_ts, sanitize
 
 
 def summary(data: SlipsData, host_names: bool = False) -> dict[str, Any]:
     """Every profile and time window with their counts (profiles by IP string, windows by start).
 
-    ``host_names`` adds a ``host_name`` to profiles where Slips knows one (text output).
+    ``host_names`` adds a ``host_name`` to profiles where Slips knows one (text output). A
+    window whose keys hold a type Slips does not write keeps its row: counts null and an
+    ``unavailable`` reason, so one odd key does not lose the whole summary.
     """
     profiles = []
     for profile in sorted(data.profiles(), key=lambda p: p.ip):
         windows = []
         for tw in profile.timewindows:
-            counts = data.counts(profile.ip, tw.name)
-            windows.append({
-                "name": tw.name, "number": tw.number, "start": tw.start,
-                "malicious": tw.malicious, "timeline": counts.timeline,
-                "evidence": counts.evidence, "alerts": counts.alerts,
-                "out_tuples": counts.out_tuples,
-            })
+            row: dict[str, Any] = {"name": tw.name, "number": tw.number, "start": tw.start,
+                                   "malicious": tw.malicious}
+            try:
+                counts = data.counts(profile.ip, tw.name)
+                row.update(timeline=counts.timeline, evidence=counts.evidence, alerts=counts.alerts,
+                           out_tuples=counts.out_tuples)
+            except UnexpectedData as exc:
+                row.update(timeline=None, evidence=None, alerts=None, out_tuples=None, unavailable=str(exc))
+            windows.append(row)
         entry: dict[str, Any] = {"ip": profile.ip, "timewindows": windows}
         if host_names and profile.host_name:
             entry["host_name"] = profile.host_name
@@ -74,57 +79,87 @@ def _entry(entry: Any) -> dict[str, Any]:
     return d
 
 
+def strict(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf) replaced by None: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    return value
+
+
 def write_json(doc: dict[str, Any], out: TextIO) -> None:
-    json.dump(doc, out, indent=1, ensure_ascii=True)
+    """Strict JSON (no NaN/Infinity) in pure ASCII: every non-ASCII character, C1 controls and
+    bidi overrides included, is a \\u escape, and json escapes ESC and the other C0 controls.
+    So the bytes are safe to print on any terminal, while a JSON reader gets the exact strings."""
+    json.dump(strict(doc), out, indent=1, ensure_ascii=True, allow_nan=False)
     out.write("\n")
 
 
+def _n(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _col(value: Any, width: int, limit: int = 4096) -> str:
+    """Sanitised text padded to ``width`` terminal cells (wide characters count two); longer
+    text is kept whole, as before, so no data is lost."""
+    text = sanitize(value, limit)
+    return text + " " * max(0, width - cell_width(text))
+
+
 def write_summary_text(doc: dict[str, Any], out: TextIO) -> None:
-    out.write(f"Slips {sanitize(doc['slips_version'] or '?')} ({doc['schema']} schema), "
-              f"{len(doc['profiles'])} profiles\n\n")
-    out.write(f"{'profile':<40} {'time window':<20} {'start':<19} {'timeline':>8} "
-              f"{'evidence':>8} {'alerts':>6} {'tuples':>6}\n")
+    """The summary as a table; every string from Slips is sanitised and padded by cells."""
+    w = out.write
+    w(f"Slips {sanitize(doc['slips_version'] or '?', 40)} ({sanitize(doc['schema'])} schema), "
+      f"{len(doc['profiles'])} profiles\n\n")
+    w(f"{'profile':<40} {'time window':<20} {'start':<19} {'timeline':>8} "
+      f"{'evidence':>8} {'alerts':>6} {'tuples':>6}\n")
     for p in doc["profiles"]:
-        name = sanitize(p["ip"] + (f" ({p['host_name']})" if p.get("host_name") else ""), 40)
+        name = _col(p["ip"] + (f" ({p['host_name']})" if p.get("host_name") else ""), 40, 40)
         if not p["timewindows"]:
-            out.write(f"{name:<40} (no time windows)\n")
+            w(f"{name} (no time windows)\n")
         for tw in p["timewindows"]:
             mark = "!" if tw["malicious"] else " "
-            out.write(f"{name:<40} {mark}{tw['name']:<19} {format_ts(tw['start']):<19} "
-                      f"{tw['timeline']:>8} {tw['evidence']:>8} {tw['alerts']:>6} {tw['out_tuples']:>6}\n")
-            name = ""
+            w(f"{name} {mark}{_col(tw['name'], 19)} {format_ts(tw['start']):<19} "
+              f"{_n(tw['timeline']):>8} {_n(tw['evidence']):>8} {_n(tw['alerts']):>6} {_n(tw['out_tuples']):>6}")
+            w(f"  unavailable: {sanitize(tw['unavailable'], 200)}\n" if tw.get("unavailable") else "\n")
+            name = " " * 40
 
 
 def write_detail_text(doc: dict[str, Any], out: TextIO) -> None:
+    """One time window as text; every string from Slips (or its flows file) is sanitised."""
     w = out.write
-    w(f"Profile {sanitize(doc['profile'])}  {doc['name']}  {format_ts(doc['start'])} - "
+    s = sanitize
+    w(f"Profile {s(doc['profile'])}  {s(doc['name'])}  {format_ts(doc['start'])} - "
       f"{format_ts(doc['end'])}{'  MALICIOUS' if doc['malicious'] else ''}\n")
     host = doc["host"]
     if host.get("host_name") or host.get("mac"):
-        w(f"Host: {sanitize(host.get('host_name') or '-')}  MAC: {sanitize(host.get('mac') or '-')}\n")
+        w(f"Host: {s(host.get('host_name') or '-')}  MAC: {s(host.get('mac') or '-')}\n")
     w(f"\nTimeline ({len(doc['timeline'])} lines)\n")
     for e in doc["timeline"]:
         if e.get("malformed"):
-            w(f"  [malformed] {sanitize(e['raw'], 200)}\n")
+            w(f"  [malformed] {s(e['raw'], 200)}\n")
             continue
-        w(f"  {sanitize(e['timestamp'])} {sanitize(e['dport_name'])} [{sanitize(e['daddr'])}] "
-          f"{sanitize(e['dport_proto'])} {sanitize(e['state'])} sent:{sanitize(e['sent'])} "
-          f"recv:{sanitize(e['recv'])} {sanitize(e['warning'])} {sanitize(e['critical_warning'])}\n".rstrip() + "\n")
+        w(f"  {s(e['timestamp'])} {s(e['dport_name'])} [{s(e['daddr'])}] "
+          f"{s(e['dport_proto'])} {s(e['state'])} sent:{s(e['sent'])} "
+          f"recv:{s(e['recv'])} {s(e['warning'])} {s(e['critical_warning'])}".rstrip() + "\n")
     w(f"\nEvidence ({len(doc['evidence'])})\n")
     for e in doc["evidence"]:
-        w(f"  {sanitize(e['threat_level']):<8} {sanitize(e['evidence_type'])}: {sanitize(e['description'], 300)}\n")
+        w(f"  {_col(e['threat_level'], 8)} {s(e['evidence_type'])}: {s(e['description'], 300)}\n")
     w(f"\nAlerts ({len(doc['alerts'])})\n")
     for a in doc["alerts"]:
-        w(f"  {sanitize(a['id'])}: {len(a['evidence_ids'])} evidence\n")
+        w(f"  {s(a['id'])}: {len(a['evidence_ids'])} evidence\n")
     w(f"\nOut tuples ({len(doc['out_tuples'])})\n")
     for t in doc["out_tuples"]:
-        w(f"  {sanitize(t['tuple_id']):<45} {sanitize(t['letters'], 200)}\n")
+        w(f"  {_col(t['tuple_id'], 45)} {s(t['letters'], 200)}\n")
     if doc.get("aggregates_unavailable"):
-        w(f"\nPort/IP tables: not available: {sanitize(doc['aggregates_unavailable'])}\n")
+        w(f"\nPort/IP tables: not available: {s(doc['aggregates_unavailable'])}\n")
         return
     for name, rows in doc["aggregates"].items():
-        w(f"\n{name} ({len(rows)} rows)\n")
+        w(f"\n{s(name)} ({len(rows)} rows)\n")
         w(f"  {'key':<45} {'proto':<6} {'state':<16} {'flows':>8} {'packets':>10} {'bytes':>12}\n")
         for r in rows:
-            w(f"  {sanitize(r['key']):<45} {r['proto']:<6} {r['state']:<16} {r.get('flows', '-'):>8} "
-              f"{r.get('packets', '-'):>10} {r.get('bytes', '-'):>12}\n")
+            w(f"  {_col(r['key'], 45)} {_col(r['proto'], 6)} {_col(r['state'], 16)} {_n(r.get('flows')):>8} "
+              f"{_n(r.get('packets')):>10} {_n(r.get('bytes')):>12}\n")
