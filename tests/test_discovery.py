@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -78,6 +79,7 @@ def test_saved_analysis_in_output_folder_is_found(tmp_path):
     found = discover.find([str(tmp_path)], default_port=0)
     saved = [s for s in found.sources if s.kind == "saved"]
     assert len(saved) == 1 and saved[0].label == "test15" and saved[0].path == str(out / "dump.rdb")
+    assert saved[0].slips_version == "1.0.1" and saved[0].profiles and saved[0].started.startswith("2026/")
 
 
 def test_nothing_found_says_where_it_looked(tmp_path):
@@ -125,3 +127,99 @@ def test_timeout_is_not_retried(redis_binary):
             assert time.monotonic() - t0 < 0.9  # one timeout, not two
         finally:
             os.kill(server.proc.pid, signal.SIGCONT)
+
+
+def saved_fixtures():
+    return [d for d in fixture_dirs() if (d / "dump.rdb").exists()]
+
+
+def test_summary_of_a_saved_file_is_read_from_the_file_itself():
+    dumps = saved_fixtures()
+    if not dumps:
+        pytest.skip("no fixture dump.rdb (../shared is absent)")
+    for dataset in dumps:  # RDB 10 (Redis 7.0, classic Slips) and RDB 12 (Redis 8.2, field TTLs)
+        keys = json.loads((dataset / "keys.json").read_text())["0"]
+        info = discover.read_saved_analysis(str(dataset / "dump.rdb"))
+        assert info.complete, (dataset, info.reason)
+        assert info.slips_version == keys["analysis"]["value"]["slips_version"]
+        assert info.analysis_start == keys["analysis"]["value"]["analysis_start"]
+        assert info.profiles == len(keys["profiles"]["value"])
+
+
+def test_picker_line_of_a_saved_file_shows_version_profiles_and_start_not_mtime(tmp_path):
+    dumps = [d for d in saved_fixtures() if "1.1.21" in str(d) and d.name == "test9-mixed-zeek-dir"]
+    if not dumps:
+        pytest.skip("no fixture dump.rdb (../shared is absent)")
+    out = tmp_path / "output" / "test9" / "databases"
+    out.mkdir(parents=True)
+    shutil.copy(dumps[0] / "dump.rdb", out / "dump.rdb")
+    os.utime(out / "dump.rdb", (1700000000, 1700000000))  # copied on 2023/11/14
+    (saved,) = discover.find([str(tmp_path)], default_port=0).sources
+    line = discover.describe(saved)
+    assert "Slips 1.1.21" in line and "109 profiles" in line and "started 2026/11/28 05:17:16" in line
+    assert "2023/11/14" not in line and str(out / "dump.rdb") in line
+
+
+def test_damaged_saved_file_says_what_is_unknown(tmp_path):
+    dumps = saved_fixtures()
+    if not dumps:
+        pytest.skip("no fixture dump.rdb (../shared is absent)")
+    data = (dumps[0] / "dump.rdb").read_bytes()
+    for name, blob in (("cut", data[: len(data) // 3]), ("junk", b"REDIS0012" + bytes(range(256)) * 4),
+                       ("empty", b""), ("text", b"hello")):
+        path = tmp_path / name / "dump.rdb"
+        path.parent.mkdir()
+        path.write_bytes(blob)
+        info = discover.read_saved_analysis(str(path))
+        line = discover.describe(discover.Source("saved", name, path=str(path), started=info.analysis_start,
+                                                 slips_version=info.slips_version, profiles=info.profiles,
+                                                 note=info.reason))
+        assert line.startswith("saved") and str(path) in line
+
+
+def test_summary_of_a_file_saved_by_this_redis(redis_binary, tmp_path):
+    with RedisServer(redis_binary) as server:
+        result = generate(server.client(0), server.client(1), str(tmp_path / "out"), Scenario(hosts=150, hours=2))
+        server.client(0).save()
+        info = discover.read_saved_analysis(os.path.join(server.dir, "dump.rdb"))
+    assert info.complete and info.slips_version == "1.1.21" and info.profiles == result.profiles
+
+
+def test_picker_scrolls_to_the_cursor_and_shows_the_header(tmp_path):
+    import subprocess
+    import sys
+    import uuid
+    result = tmp_path / "chosen"
+    script = tmp_path / "pick.py"
+    script.write_text(
+        "from kalipso.data import discover\nfrom kalipso.ui.picker import pick\n"
+        "rows = [f'saved    analysis-{i:02d}' for i in range(40)]\n"
+        f"index = pick('Pick one', rows, [i != 3 for i in range(40)], header=discover.HEADER)\n"
+        f"open({str(result)!r}, 'w').write(str(index))\n")
+    sock = f"kalipso-pick-{uuid.uuid4().hex[:6]}"
+
+    def tmux(*args):
+        return subprocess.run(["tmux", "-L", sock, "-f", os.devnull, *args], capture_output=True, text=True,
+                              timeout=20).stdout
+
+    tmux("new-session", "-d", "-x", "100", "-y", "12",
+         f"env -u LINES -u COLUMNS LANG=C.UTF-8 TERM=tmux-256color {sys.executable} {script}; sleep 30")
+    try:
+        deadline = time.monotonic() + 20
+        while "analysis-00" not in tmux("capture-pane", "-p") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        screen = tmux("capture-pane", "-p")
+        assert "analysis start" in screen and "profiles" in screen  # the column titles
+        for _ in range(30):
+            tmux("send-keys", "Down")
+        deadline = time.monotonic() + 20
+        while "analysis-30" not in tmux("capture-pane", "-p") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "analysis-30" in tmux("capture-pane", "-p")  # scrolled: the cursor's row is on screen
+        tmux("send-keys", "Enter")
+        deadline = time.monotonic() + 20
+        while not result.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert result.read_text() == "31"  # row 3 is not selectable: one Down jumps over it
+    finally:
+        tmux("kill-server")

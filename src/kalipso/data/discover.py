@@ -8,7 +8,10 @@ folders. Instances whose port does not answer are reported as stale, not offered
 from __future__ import annotations
 
 import glob
+import mmap
 import os
+import struct
+import time
 from dataclasses import dataclass, field
 
 import redis
@@ -33,6 +36,7 @@ class Source:
     slips_version: str = ""
     profiles: int | None = None
     output_dir: str | None = None
+    note: str = ""  # why some of the above is unknown (a saved file that could not be read whole)
 
     @property
     def usable(self) -> bool:
@@ -132,32 +136,392 @@ def find(explicit_dirs: list[str] | None = None, default_port: int = 6379, host:
         for path in sorted({p for pat in pattern for p in glob.glob(pat)}):
             folder = os.path.dirname(path)
             folder = os.path.dirname(folder) if os.path.basename(folder) == "databases" else folder
+            saved = read_saved_analysis(path)
             search.sources.append(Source("saved", os.path.basename(folder), path=path,
-                                         started=_mtime(path), output_dir=folder))
+                                         started=saved.analysis_start, slips_version=saved.slips_version,
+                                         profiles=saved.profiles, output_dir=folder,
+                                         note="" if saved.complete else saved.reason))
     return search
 
 
-def _mtime(path: str) -> str:
-    import time
-
-    try:
-        return time.strftime("%Y/%m/%d %H:%M", time.localtime(os.path.getmtime(path)))
-    except OSError:
-        return ""
+HEADER = f"{'':<8} {'analysis':<34} {'port':<10} {'version':<13} {'profiles':<14} analysis start"
 
 
 def describe(source: Source) -> str:
-    """One line for the picker and for messages."""
+    """One line for the picker and for messages: what, where, Slips version, profiles, start.
+
+    The start is Slips' own ``analysis_start`` (from the database, or read from the dump.rdb
+    file itself), never the file's modification time, which is when the file was copied."""
+    state = {"running": "running", "saved": "saved", "stale": "stale"}[source.kind]
+    where = f"port {source.port}" if source.port is not None else ""
+    if source.kind == "stale":
+        return f"{state:<8} {source.label[:34]:<34} {where:<10} not answering"
+    version = f"Slips {source.slips_version}" if source.slips_version else "Slips ?"
+    count = f"{source.profiles} profiles" if source.profiles is not None else "? profiles"
+    started = f"started {source.started[:19]}" if source.started else "start unknown"
+    line = f"{state:<8} {source.label[:34]:<34} {where:<10} {version:<13} {count:<14} {started}"
     if source.kind == "saved":
-        return f"saved    {source.label:<34} {source.path}  ({source.started})"
-    version = f"Slips {source.slips_version}" if source.slips_version else ""
-    count = f"{source.profiles} profiles" if source.profiles is not None else ""
-    state = "running " if source.kind == "running" else "stale   "
-    port = f"port {source.port}"
-    tail = "not answering" if source.kind == "stale" else f"{version:<13} {count:<14} started {source.started}"
-    return f"{state} {source.label[:34]:<34} {port:<10} {tail}"
+        line = f"{line}  {source.path}"
+        if source.note and not (source.slips_version and source.started and source.profiles is not None):
+            line += f"  ({source.note})"
+    return line
 
 
 def newest_first(sources: list[Source]) -> list[Source]:
     order = {"running": 0, "saved": 1, "stale": 2}
     return sorted(sources, key=lambda s: (order[s.kind], -(version_tuple(s.slips_version) or (0,))[0]))
+
+
+# ------------------------------------------------------------------ saved files (dump.rdb)
+class _RdbUnreadable(Exception):
+    """A part of the file this reader does not parse (streams, modules) or a damaged file."""
+
+
+def _lzf(data: bytes, size: int) -> bytes:
+    """LZF decompression (Redis compresses strings over 20 bytes with it)."""
+    out = bytearray()
+    i = 0
+    while i < len(data):
+        ctrl = data[i]
+        i += 1
+        if ctrl < 32:  # literal run
+            out += data[i:i + ctrl + 1]
+            i += ctrl + 1
+        else:  # back reference
+            length = ctrl >> 5
+            if length == 7:
+                length += data[i]
+                i += 1
+            ref = len(out) - ((ctrl & 0x1F) << 8) - data[i] - 1
+            i += 1
+            if ref < 0:
+                raise _RdbUnreadable("bad LZF reference")
+            for _ in range(length + 2):
+                out.append(out[ref])
+                ref += 1
+    if len(out) != size:
+        raise _RdbUnreadable("bad LZF length")
+    return bytes(out)
+
+
+class _Rdb:
+    """Just enough of the RDB format (versions 9-12) to walk its keys and read a few values.
+
+    Works on a memory map of the file: skipping a value is arithmetic on the position, and only
+    the pages actually read come from the disk."""
+
+    def __init__(self, data) -> None:
+        self.data = data
+        self.pos = 0
+        self.size = len(data)
+
+    def read(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > self.size:
+            raise _RdbUnreadable("file ends early")
+        chunk = self.data[self.pos:end]
+        self.pos = end
+        return chunk
+
+    def byte(self) -> int:
+        if self.pos >= self.size:
+            raise _RdbUnreadable("file ends early")
+        self.pos += 1
+        return self.data[self.pos - 1]
+
+    def skip(self, n: int) -> None:
+        self.pos += n
+        if self.pos > self.size:
+            raise _RdbUnreadable("file ends early")
+
+    def length(self) -> tuple[int, int | None]:
+        """(length, None), or (0, special encoding 0-3) for an integer or LZF string."""
+        first = self.byte()
+        kind = first >> 6
+        if kind == 0:
+            return first & 0x3F, None
+        if kind == 1:
+            return ((first & 0x3F) << 8) | self.byte(), None
+        if kind == 3:
+            return 0, first & 0x3F
+        if first == 0x80:
+            return struct.unpack(">I", self.read(4))[0], None
+        if first == 0x81:
+            return struct.unpack(">Q", self.read(8))[0], None
+        raise _RdbUnreadable("bad length encoding")
+
+    def number(self) -> int:
+        value, special = self.length()
+        if special is not None:
+            raise _RdbUnreadable("unexpected string encoding")
+        return value
+
+    def string(self) -> bytes:
+        value, special = self.length()
+        if special is None:
+            return self.read(value)
+        if special == 0:
+            return str(struct.unpack("<b", self.read(1))[0]).encode()
+        if special == 1:
+            return str(struct.unpack("<h", self.read(2))[0]).encode()
+        if special == 2:
+            return str(struct.unpack("<i", self.read(4))[0]).encode()
+        if special == 3:
+            clen, ulen = self.number(), self.number()
+            return _lzf(self.read(clen), ulen)
+        raise _RdbUnreadable("bad string encoding")
+
+    def skip_string(self) -> None:
+        value, special = self.length()
+        if special is None:
+            self.skip(value)
+        elif special in (0, 1, 2):
+            self.skip(1 << special)
+        elif special == 3:
+            clen, _ulen = self.number(), self.number()
+            self.skip(clen)
+        else:
+            raise _RdbUnreadable("bad string encoding")
+
+    def skip_value(self, kind: int) -> None:
+        if kind == 0:
+            self.skip_string()
+        elif kind in (1, 2):  # list, set
+            for _ in range(self.number()):
+                self.skip_string()
+        elif kind == 3:  # zset, scores as strings
+            for _ in range(self.number()):
+                self.skip_string()
+                size = self.byte()
+                if size < 253:
+                    self.skip(size)
+        elif kind == 4:  # hash
+            for _ in range(2 * self.number()):
+                self.skip_string()
+        elif kind == 5:  # zset, binary scores
+            for _ in range(self.number()):
+                self.skip_string()
+                self.skip(8)
+        elif kind in (9, 10, 11, 12, 13, 16, 17, 20, 23):  # one encoded blob
+            self.skip_string()
+        elif kind == 25:  # hash listpack with field TTLs: min expire, blob
+            self.skip(8)
+            self.skip_string()
+        elif kind == 14:  # quicklist of ziplists
+            for _ in range(self.number()):
+                self.skip_string()
+        elif kind == 18:  # quicklist of listpacks
+            for _ in range(self.number()):
+                self.number()
+                self.skip_string()
+        elif kind in (22, 24):  # hash with field TTLs
+            if kind == 24:
+                self.skip(8)
+            for _ in range(self.number()):
+                self.number()
+                self.skip_string()
+                self.skip_string()
+        else:
+            raise _RdbUnreadable(f"value type {kind} (stream or module)")
+
+
+def _listpack(blob: bytes) -> list[bytes]:
+    """The entries of a listpack (Redis 7+ small hashes, sets and sorted sets)."""
+    out: list[bytes] = []
+    i = 6
+    while i < len(blob) and blob[i] != 0xFF:
+        b = blob[i]
+        if b < 0x80:
+            out.append(str(b).encode())
+            size = 1
+        elif b >> 6 == 2:
+            n = b & 0x3F
+            out.append(blob[i + 1:i + 1 + n])
+            size = 1 + n
+        elif b >> 5 == 6:
+            value = ((b & 0x1F) << 8) | blob[i + 1]
+            out.append(str(value - (1 << 13) if value >= 1 << 12 else value).encode())
+            size = 2
+        elif b >> 4 == 14:
+            n = ((b & 0x0F) << 8) | blob[i + 1]
+            out.append(blob[i + 2:i + 2 + n])
+            size = 2 + n
+        elif b == 0xF0:
+            n = struct.unpack("<I", blob[i + 1:i + 5])[0]
+            out.append(blob[i + 5:i + 5 + n])
+            size = 5 + n
+        elif b in (0xF1, 0xF2, 0xF3, 0xF4):
+            width = {0xF1: 2, 0xF2: 3, 0xF3: 4, 0xF4: 8}[b]
+            out.append(str(int.from_bytes(blob[i + 1:i + 1 + width], "little", signed=True)).encode())
+            size = 1 + width
+        else:
+            raise _RdbUnreadable("bad listpack entry")
+        back = 1 if size < 128 else 2 if size < 16384 else 3 if size < 2097152 else 4 if size < 268435456 else 5
+        i += size + back
+    return out
+
+
+def _ziplist(blob: bytes) -> list[bytes]:
+    """The entries of a ziplist (small hashes and sorted sets of Redis before 7)."""
+    out: list[bytes] = []
+    i = 10
+    while i < len(blob) and blob[i] != 0xFF:
+        i += 5 if blob[i] == 0xFE else 1  # previous entry's length
+        b = blob[i]
+        if b >> 6 == 0:
+            n, i = b & 0x3F, i + 1
+            out.append(blob[i:i + n])
+            i += n
+        elif b >> 6 == 1:
+            n, i = ((b & 0x3F) << 8) | blob[i + 1], i + 2
+            out.append(blob[i:i + n])
+            i += n
+        elif b == 0x80:
+            n, i = struct.unpack(">I", blob[i + 1:i + 5])[0], i + 5
+            out.append(blob[i:i + n])
+            i += n
+        else:
+            width = {0xC0: 2, 0xD0: 4, 0xE0: 8, 0xF0: 3, 0xFE: 1}.get(b)
+            if width is None:
+                if 0xF1 <= b <= 0xFD:
+                    out.append(str((b & 0x0F) - 1).encode())
+                    i += 1
+                    continue
+                raise _RdbUnreadable("bad ziplist entry")
+            out.append(str(int.from_bytes(blob[i + 1:i + 1 + width], "little", signed=True)).encode())
+            i += 1 + width
+    return out
+
+
+def _read_hash(rdb: _Rdb, kind: int) -> dict[bytes, bytes]:
+    if kind == 4:
+        n = rdb.number()
+        items = [rdb.string() for _ in range(2 * n)]
+        return dict(zip(items[0::2], items[1::2], strict=True))
+    if kind in (16, 13, 25, 23):
+        if kind == 25:
+            rdb.skip(8)
+        entries = (_listpack if kind != 13 else _ziplist)(rdb.string())
+        step = 3 if kind in (23, 25) else 2  # field, value(, TTL)
+        return {entries[i]: entries[i + 1] for i in range(0, len(entries) - 1, step)}
+    if kind in (22, 24):
+        if kind == 24:
+            rdb.skip(8)
+        out = {}
+        for _ in range(rdb.number()):
+            rdb.number()
+            field = rdb.string()
+            out[field] = rdb.string()
+        return out
+    rdb.skip_value(kind)
+    return {}
+
+
+def _count(rdb: _Rdb, kind: int) -> int | None:
+    """Members of a set or sorted set."""
+    if kind in (2, 3, 5):
+        n = rdb.number()
+        for _ in range(n):  # skip the members: they come before the next key
+            rdb.skip_string()
+            if kind == 3:
+                size = rdb.byte()
+                if size < 253:
+                    rdb.skip(size)
+            elif kind == 5:
+                rdb.skip(8)
+        return n
+    if kind == 11:
+        blob = rdb.string()
+        return struct.unpack("<I", blob[4:8])[0]
+    if kind == 20:
+        return len(_listpack(rdb.string()))
+    if kind == 17:
+        return len(_listpack(rdb.string())) // 2
+    if kind == 12:
+        return len(_ziplist(rdb.string())) // 2
+    rdb.skip_value(kind)
+    return None
+
+
+@dataclass(frozen=True)
+class SavedAnalysis:
+    """What a dump.rdb says about its analysis, read from the file itself."""
+
+    slips_version: str = ""
+    analysis_start: str = ""
+    name: str = ""
+    output_dir: str = ""
+    profiles: int | None = None
+    complete: bool = True  # False: the budget ran out or a part could not be parsed
+    reason: str = ""
+
+
+def read_saved_analysis(path: str, budget: float = 0.5) -> SavedAnalysis:
+    """Slips version, analysis start, input name and profile count from a dump.rdb, without
+    starting a Redis: walk the file's keys (values are skipped by their lengths) until db 0's
+    ``analysis`` hash and ``profiles`` key are found, or ``budget`` seconds have passed."""
+    found: dict[bytes, bytes] = {}
+    profiles: int | None = None
+    deadline = time.monotonic() + budget
+    db = 0
+    seen_analysis = seen_profiles = False
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            rdb = _Rdb(data)
+            if rdb.read(5) != b"REDIS":
+                return SavedAnalysis(complete=False, reason="not a Redis database file")
+            rdb.skip(4)
+            keys = 0
+            while not (seen_analysis and seen_profiles):
+                op = rdb.byte()
+                if op == 0xFF:
+                    break
+                if op == 0xFE:
+                    db = rdb.number()
+                elif op == 0xFB:
+                    rdb.number()
+                    rdb.number()
+                elif op == 0xFA:
+                    rdb.skip_string()
+                    rdb.skip_string()
+                elif op == 0xFD:
+                    rdb.skip(4)
+                elif op == 0xFC:
+                    rdb.skip(8)
+                elif op == 0xF9:
+                    rdb.skip(1)
+                elif op == 0xF8:
+                    rdb.number()
+                elif op == 0xF4:  # slot info (cluster)
+                    for _ in range(3):
+                        rdb.number()
+                elif op == 0xF5:  # a function library
+                    rdb.skip_string()
+                elif op >= 0xF0:
+                    raise _RdbUnreadable(f"opcode {op:#x}")
+                else:
+                    key = rdb.string()
+                    if db == 0 and key == b"analysis":
+                        found = _read_hash(rdb, op)
+                        seen_analysis = True
+                    elif db == 0 and key == b"profiles":
+                        profiles = _count(rdb, op)
+                        seen_profiles = True
+                    else:
+                        rdb.skip_value(op)
+                    keys += 1
+                    if keys % 512 == 0 and time.monotonic() > deadline:
+                        raise _RdbUnreadable(f"stopped after {budget:g} s")
+    except (OSError, _RdbUnreadable, struct.error, IndexError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        return _saved(found, profiles, complete=False, reason=reason)
+    return _saved(found, profiles, complete=True, reason="")
+
+
+def _saved(found: dict[bytes, bytes], profiles: int | None, complete: bool, reason: str) -> SavedAnalysis:
+    def get(name: str) -> str:
+        return parse.text(found.get(name.encode(), b""), 200)
+
+    return SavedAnalysis(slips_version=get("slips_version"), analysis_start=get("analysis_start"),
+                         name=get("name"), output_dir=get("output_dir"), profiles=profiles,
+                         complete=complete, reason=reason)

@@ -10,8 +10,11 @@ from kalipso.ui.terminal import terminal, utf8_locale
 from kalipso.views.base import line
 
 
-def pick(title: str, rows: list[str], selectable: list[bool]) -> int | None:
-    """Index of the row chosen with Enter, or None on q/Esc. Unselectable rows are shown dim."""
+def pick(title: str, rows: list[str], selectable: list[bool], header: str | None = None) -> int | None:
+    """Index of the row chosen with Enter, or None on q/Esc. Unselectable rows are shown dim.
+
+    ``header``: a column-title line shown above the rows (``discover.HEADER`` for rows made by
+    ``discover.describe``)."""
     first = next((i for i, ok in enumerate(selectable) if ok), None)
     if first is None:
         return None
@@ -21,11 +24,16 @@ def pick(title: str, rows: list[str], selectable: list[bool]) -> int | None:
         while True:
             h, w = stdscr.getmaxyx()
             stdscr.erase()
-            rect = Rect(0, 0, min(len(rows) + 4, h), w)
+            top = [line(("Enter opens, q quits. Stale instances do not answer on their port.", "dim"))]
+            if header:
+                top.append(line((header, "dim")))
+            rect = Rect(0, 0, min(len(rows) + len(top) + 3, h), w)
             pane.box(stdscr, rect, title, True, utf8)
-            content = [line(("Enter opens, q quits. Stale instances do not answer on their port.", "dim"))]
-            content += [line((text, "normal" if ok else "dim")) for text, ok in zip(rows, selectable, strict=True)]
-            pane.lines(stdscr, rect, content, cursor + 1)
+            room = max(rect.h - 2 - len(top), 1)  # rows that fit: scroll to keep the cursor in view
+            top_row = max(0, cursor - room + 1)
+            content = top + [line((text, "normal" if ok else "dim"))
+                             for text, ok in zip(rows[top_row:], selectable[top_row:], strict=True)]
+            pane.lines(stdscr, rect, content, cursor - top_row + len(top))
             stdscr.refresh()
             try:
                 key = stdscr.get_wch()
