@@ -23,7 +23,8 @@ def copyable_ip(value: str | None) -> tuple[str | None, str]:
     text = value.strip()
     if "%" not in text:  # a scope id ("fe80::1%eth0") may hold any text: never copied
         try:
-            return str(ipaddress.ip_address(text)), ""
+            ipaddress.ip_address(text)
+            return text, ""  # as shown (str() would turn ::ffff:1.2.3.4 into ::ffff:102:304)
         except ValueError:
             pass
     shown = sanitize(text, 40)
