@@ -12,6 +12,7 @@ from kalipso import export
 from kalipso.data import ConnectionSettings, open_slips
 from kalipso.data.models import Alert, Evidence, TimelineEntry, TimeWindow
 from kalipso.data.why import FLOWS_SOURCE, PORT_SOURCE, TIMELINE_SOURCE, TIMELINE_UNREADABLE_SOURCE, evidence_flows
+from kalipso.text import format_ts
 from kalipso.triage import (
     collapse_timeline,
     detail_fields,
@@ -130,7 +131,8 @@ def test_a_beacon_folds_into_a_few_groups_worst_first():
     assert beacon.first_ts == 100.0 and beacon.last_ts == 818.0
     assert summary.groups[2].description.endswith("reconnections: 5")  # the most common, first on a tie
     assert summary.first_alert.fired_ts == 1677024200.5 and not summary.first_alert.estimated
-    assert [e.id for e in summary.first_alert.evidence] == ["u3", "r2"]
+    assert [e.id for e in summary.first_alert.evidence] == ["r2", "u3"]  # oldest first
+    assert summary.first_alert.evidence_time == format_ts(103.0)  # traffic time, beside Slips' clock
     by_type = group_evidence(evidence, [alert], by_target=False)
     assert len(by_type.groups) == 3 and by_type.groups[0].targets == ("192.168.1.107",)
     assert worst_threat(evidence) == "critical" and worst_threat([]) is None

@@ -141,7 +141,9 @@ class AlertEntry:
     ``fired`` is when Slips raised it: its own record (SQLite ``alerts``) where there is one,
     otherwise the time of the newest of its evidence (``estimated`` is then True).
     ``missing`` counts evidence ids of the alert that are not in the window any more
-    (whitelisted, or deleted by Slips).
+    (whitelisted, or deleted by Slips). ``evidence`` is oldest first; ``evidence_time`` is the
+    time of the newest of them in traffic time (Slips records ``fired`` on its own clock, which
+    for a capture file read later is not the time of the traffic).
     """
 
     alert: Alert
@@ -150,6 +152,7 @@ class AlertEntry:
     estimated: bool
     evidence: tuple[Evidence, ...]
     missing: int
+    evidence_time: str = ""
 
     @property
     def id(self) -> str:
@@ -234,17 +237,19 @@ def _alert_entries(evidence: Sequence[Evidence], alerts: Sequence[Alert]) -> tup
     by_id = {e.id: e for e in evidence}
     entries = []
     for a in alerts:
-        items = tuple(by_id[i] for i in a.evidence_ids if i in by_id)
+        items = tuple(sorted((by_id[i] for i in dict.fromkeys(a.evidence_ids) if i in by_id),
+                             key=_evidence_time_key))
+        newest = _show_time(items[-1].ts, items[-1].timestamp) if items else ""
         recorded = _epoch(a.time)
         if recorded is not None or a.time:
             fired, ts, estimated = (format_ts(recorded) if recorded is not None else a.time or "-"), recorded, False
         elif items:
-            newest = max(items, key=_evidence_time_key)
-            fired, ts, estimated = _show_time(newest.ts, newest.timestamp), newest.ts, True
+            fired, ts, estimated = newest, items[-1].ts, True
         else:
             fired, ts, estimated = "-", None, True
         entries.append(AlertEntry(alert=a, fired=fired, fired_ts=ts, estimated=estimated,
-                                  evidence=items, missing=len(a.evidence_ids) - len(items)))
+                                  evidence=items, missing=len(set(a.evidence_ids)) - len(items),
+                                  evidence_time=newest))
     entries.sort(key=lambda x: (x.fired_ts is None, x.fired_ts or 0.0, x.fired, x.alert.id))
     return tuple(entries)
 
@@ -413,6 +418,7 @@ def detail_fields(obj: Any) -> list[tuple[str, str]]:
             ]
     elif isinstance(obj, AlertEntry):
         pairs = [("alert", obj.id), ("fired", obj.fired + (" (time of its newest evidence)" if obj.estimated else "")),
+                 ("newest evidence", obj.evidence_time if not obj.estimated else ""),
                  ("profile", obj.alert.profile_ip), ("time window", obj.alert.timewindow),
                  ("evidence", plural(len(obj.evidence_ids), "evidence", "evidence")
                   + (f" ({obj.missing} no longer in the time window)" if obj.missing else "")),
