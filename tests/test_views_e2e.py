@@ -11,6 +11,8 @@ import pytest
 from kalipso import export
 from kalipso.data import ConnectionSettings, open_slips
 from kalipso.demo.generator import BEACON_HOST, Scenario, generate
+from kalipso.triage import plural
+from kalipso_views.aggregates import _key_order
 from tmuxdrive import Tmux
 
 from conftest import flows_db_of, load_keys_json, needs_fixture
@@ -39,16 +41,18 @@ def check_tables(t: Tmux, detail: dict) -> None:
     for key, table in TABLES.items():
         rows = detail["aggregates"][table]
         t.send(key)
-        screen = t.wait_for(f"{TITLES[key]} of {detail['profile']} {detail['name']}")
+        expects = []
         for state, label in (("established", "Established"), ("not_established", "Not Established")):
             mine = [r for r in rows if r["state"] == state]
             flows = sum(r.get("flows") or 0 for r in mine)
             pkts = sum(r.get("packets") or 0 for r in mine)
             nbytes = human(sum(r.get("bytes") or 0 for r in mine))
-            expect = f"{label}: {len(mine)} rows, {flows:,} flows, {pkts:,} pkts, {nbytes}"
-            assert expect in screen, (key, expect, screen)
+            expects.append(f"{label}: {plural(len(mine), 'row')}, {plural(flows, 'flow')}, "
+                           f"{plural(pkts, 'pkt')}, {nbytes}")
+        # the view may say "loading…" first (fetch runs in the loader): wait for the totals
+        screen = t.wait_for(f"{TITLES[key]} of {detail['profile']} {detail['name']}", *expects)
         est = sorted((r for r in rows if r["state"] == "established"),
-                     key=lambda r: (-(r.get("flows") or 0), r["key"]))
+                     key=lambda r: (-(r.get("flows") or 0), _key_order(r["key"])))
         if est:
             body = screen.splitlines()[5]  # border, view title, totals, header, first row
             assert body.lstrip("│").startswith(est[0]["key"][:8]), (key, body)
@@ -98,7 +102,7 @@ def test_all_views_on_generated_database(generated):
         detail = detail_of(server, BEACON_HOST, tw)
         check_tables(t, detail)
         t.send("H")
-        screen = t.wait_for(f"{len(detail['out_tuples'])} tuples")
+        screen = t.wait_for(f"   {plural(len(detail['out_tuples']), 'tuple')}   ")
         assert "185.220.101.47:4444/tcp" in screen and "Moldova" in screen and "VT URL:0.62" in screen
         t.send("L")
         t.wait_for("Stratosphere behavioural letters")
@@ -107,7 +111,8 @@ def test_all_views_on_generated_database(generated):
         t.send("Escape", "V")
         t.wait_for("Evidence of all time windows of " + BEACON_HOST, "COMMAND_AND_CONTROL_CHANNEL")
         t.send("Escape", "A")
-        t.wait_for(f"({len(detail['timeline'])} flows in the timeline)", "Bytes per", "Evidence per time window")
+        t.wait_for(f"({plural(len(detail['timeline']), 'flow')} in the timeline)", "Bytes per",
+                   "Evidence per time window")
         t.send("Escape", "M")
         screen = t.wait_for("Moldova", "country", timeout=30)
         t.wait_for("loading the world map", absent=True, timeout=30)
@@ -134,7 +139,7 @@ def test_table_views_on_real_fixtures(redis_server, dataset):
         assert len(detail["out_tuples"]) == expected["out_tuples"]
         check_tables(t, detail)
         t.send("H")
-        t.wait_for(f"{expected['out_tuples']} tuples")
+        t.wait_for(f"   {plural(expected['out_tuples'], 'tuple')}   ")
         t.send("Escape", "M")
         t.wait_for("loading the world map", absent=True, timeout=30)
         screen = t.wait_for("country")
@@ -192,5 +197,43 @@ def test_configured_keys_and_help_bar(generated, tmp_path):
         open_window(t, BEACON_HOST)
         t.send("e")
         t.wait_for("Source ports as client of")
+    finally:
+        t.close()
+
+
+def test_profile_evidence_grouped_with_a_readable_detail_at_80x24(redis_server):
+    """View V at the usual SSH size: 84 evidence fold into groups; Enter, Enter shows one evidence
+    whole (its long description wrapped, not cut); Esc closes the detail, then the view."""
+    path = needs_fixture("slips-1.1.21/test15-malicious-zeek-dir")
+    load_keys_json(redis_server, path)
+    flows = flows_db_of(path)
+    data = open_slips(ConnectionSettings(port=redis_server.port), flows_db=flows)
+    try:
+        from kalipso.triage import group_evidence
+        summary = group_evidence(data.evidence("10.0.2.15", "timewindow1"), data.alerts("10.0.2.15", "timewindow1"))
+    finally:
+        data.close()
+    top = summary.groups[0]
+    t = board(redis_server, "--flows-db", flows, cols=80, rows=24)
+    try:
+        t.wait_for("Profiles (")
+        t.filter("10.0.2.15")
+        t.send("n")  # the first malicious time window
+        t.wait_for("Timeline 10.0.2.15 ")
+        t.send("V")
+        screen = t.wait_for("Evidence of all time windows of 10.0.2.15",
+                            f"84 evidence in {plural(len(summary.groups), 'group')}, 3 alerts")
+        assert f"×{top.count}" in screen and f"{top.evidence_type} {top.target}" in screen
+        t.send("Down", "Down", "Enter")  # window -> alerts -> the worst, biggest group; expand it
+        t.send("Down", "Enter")  # its first evidence: the detail
+        screen = t.wait_for("description", "threat level", "flow uids")
+        first = top.items[0]
+        # the description continues on indented lines: drop the borders and the label column
+        text = " ".join(ln.strip("│ ").removeprefix("description").strip() for ln in screen.splitlines())
+        assert first.id in screen and " ".join(first.description.split()) in " ".join(text.split())
+        t.send("Escape")
+        t.wait_for("Evidence of all time windows of 10.0.2.15")  # the detail closed, the view stays
+        t.send("Escape")
+        t.wait_for("Evidence of all time windows", absent=True)
     finally:
         t.close()

@@ -13,7 +13,19 @@ from typing import Any
 
 from kalipso.data.models import ESTABLISHED, NOT_ESTABLISHED, FlowAggregate
 from kalipso.text import human_bytes, sanitize
-from kalipso.views.base import Handled, Line, PageRequest, Selection, Size, View, line, scroll_key, wrapped
+from kalipso.triage import ip_sort_key, plural
+from kalipso.views.base import (
+    Handled,
+    Line,
+    PageRequest,
+    Selection,
+    Size,
+    View,
+    ViewKey,
+    line,
+    scroll_key,
+    wrapped,
+)
 
 MEASURES = ("flows", "packets", "bytes")
 PROTOCOLS = ("all", "tcp", "udp", "icmp")
@@ -47,6 +59,9 @@ class AggregateView(View):
     table = ""
     key_header = "key"
     key_width = 15
+    keys = (ViewKey("s", "cycle the sort and the bars: flows, packets, bytes"),
+            ViewKey("t", "cycle the protocol: all, tcp, udp, icmp"),
+            ViewKey("Up Down PgUp PgDn g G", "scroll both tables"))
 
     def new_state(self) -> dict[str, Any]:
         return {"offset": 0, "sort": "flows", "proto": "all"}
@@ -66,7 +81,7 @@ class AggregateView(View):
         measure = state.get("sort", "flows")
         proto = state.get("proto", "all")
         rows = [r for r in model.rows if r.state == which and (proto == "all" or r.proto == proto)]
-        rows.sort(key=lambda r: (-(getattr(r, measure) or 0), r.key))
+        rows.sort(key=lambda r: (-(getattr(r, measure) or 0), _key_order(r.key)))
         return rows
 
     def render(self, model: TableModel, size: Size, state: dict[str, Any]) -> list[Line]:
@@ -77,7 +92,7 @@ class AggregateView(View):
         est, nest = self._rows(model, state, ESTABLISHED), self._rows(model, state, NOT_ESTABLISHED)
         sort, proto = state.get("sort", "flows"), state.get("proto", "all")
         lines = [line((sanitize(head), "title"),
-                      (f"   sort: {sort} [s]   protocol: {proto} [t]", "dim"))]
+                      (f"   sort: {sort} [s]   protocol: {proto} [t]   bars: log scale", "dim"))]
         half = max((size.cols - 1) // 2, 20)
         if half >= self.key_width + 38:  # both tables fit side by side with their whole keys
             left = self._side("Established", est, half, size.rows - 1, state)
@@ -97,8 +112,8 @@ class AggregateView(View):
               state: dict[str, Any]) -> list[Line]:
         measure = state.get("sort", "flows")
         totals = {m: sum(getattr(r, m) or 0 for r in rows) for m in MEASURES}
-        title = (f"{label}: {len(rows)} rows, {totals['flows']:,} flows, "
-                 f"{totals['packets']:,} pkts, {human_bytes(totals['bytes'])}")
+        title = (f"{label}: {plural(len(rows), 'row')}, {plural(totals['flows'], 'flow')}, "
+                 f"{plural(totals['packets'], 'pkt')}, {human_bytes(totals['bytes'])}")
         # column widths: roomy when there is space, tight at 80 columns (two tables of 38)
         fw, pw, bw, prw = (7, 8, 10, 5) if width >= 50 else (6, 7, 9, 4)
         kw = min(self.key_width, max(width - (fw + pw + bw + prw + 5), 6))
@@ -124,6 +139,16 @@ class AggregateView(View):
             state["offset"] = 0
             return Handled.REDRAW
         return scroll_key(key, state, 10)
+
+
+def _key_order(key: str) -> tuple:
+    """Ports numerically, IPs numerically (v4 before v6), 'ip:port' by IP then port."""
+    if key.isdigit():
+        return (0, int(key), "")
+    ip, sep, port = key.rpartition(":")
+    if sep and port.isdigit() and ip_sort_key(ip)[0] < 2:
+        return (1, ip_sort_key(ip), int(port))
+    return (1, ip_sort_key(key), 0)
 
 
 def _pad(ln: Line, width: int) -> Line:

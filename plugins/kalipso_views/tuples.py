@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kalipso.data.models import IPInfo, OutTuple
-from kalipso.views.base import Handled, Line, Selection, Size, View, line, scroll_key, wrapped
+from kalipso.triage import ip_sort_key, plural
+from kalipso.views.base import Handled, Line, Selection, Size, View, ViewKey, line, scroll_key, wrapped
 
 LEGEND = [
     "Stratosphere behavioural letters: one letter per flow of the tuple.",
@@ -37,10 +38,18 @@ def vt_summary(info: IPInfo | None) -> str:
     return "VT " + " ".join(f"{k.replace('_file', '')}:{v}" for k, v in info.virustotal)
 
 
+def tuple_order(t: OutTuple) -> tuple:
+    """IPs numerically (v4 before v6, unparsable last), then the port as a number, then proto."""
+    return (ip_sort_key(t.daddr), int(t.dport) if t.dport.isdigit() else 1 << 17, t.dport, t.proto)
+
+
 class OutTuplesView(View):
     name, key, title = "OutTuples", "H", "Out tuples"
     help = "behavioural letters of each (IP, port, protocol) the profile talked to"
     direction = "out"
+    keys = (ViewKey("x", "wrap the letters / one line per tuple"),
+            ViewKey("L", "legend of the behavioural letters"),
+            ViewKey("Up Down PgUp PgDn g G", "scroll"))
 
     def new_state(self) -> dict[str, Any]:
         return {"offset": 0, "wrap": True, "legend": False}
@@ -51,11 +60,11 @@ class OutTuplesView(View):
         tuples = (data.out_tuples if self.direction == "out" else data.in_tuples)(
             selection.profile, selection.timewindow)
         info = data.ip_infos([t.daddr for t in tuples]) if tuples else {}
-        return TuplesModel(selection.profile, selection.timewindow, tuple(tuples), info)
+        return TuplesModel(selection.profile, selection.timewindow, tuple(sorted(tuples, key=tuple_order)), info)
 
     def render(self, model: TuplesModel, size: Size, state: dict[str, Any]) -> list[Line]:
         head = line((f"{self.title} of {model.profile or '-'} {model.timewindow or ''}", "title"),
-                    (f"   {len(model.tuples)} tuples   [x] wrap/one line   [L] legend", "dim"))
+                    (f"   {plural(len(model.tuples), 'tuple')}   [x] wrap/one line   [L] legend", "dim"))
         if model.unavailable:
             return [head, line()] + wrapped(model.unavailable, size.cols, "warning")
         if state.get("legend"):
@@ -73,7 +82,7 @@ class OutTuplesView(View):
                 " ".join(y for y in (info.asn_number, info.asn_org) if y) if info else "",
                 info.country if info and info.country else "", vt_summary(info)) if x)
             body.append(line((f"{t.daddr}:{t.dport}/{t.proto}", "ip"), (f"  {meta}", "dim"),
-                             (f"  ({len(t.letters)} letters)", "dim")))
+                             (f"  ({plural(len(t.letters), 'letter')})", "dim")))
             letters = t.letters[:limit] + ("…" if limit and len(t.letters) > limit else "") if limit else t.letters
             if state.get("wrap", True):
                 chunk = max(width - 4, 10)

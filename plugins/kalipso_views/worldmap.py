@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from kalipso.views.base import Handled, Line, Selection, Size, View, line, scroll_key
+from kalipso.triage import plural
+from kalipso.views.base import Handled, Line, Selection, Size, View, ViewKey, line, scroll_key
 
 _lock = threading.Lock()
 _world: dict[str, Any] = {"state": "idle", "world": None, "error": None, "grids": {}}
@@ -57,6 +58,7 @@ class MapModel:
 class MapView(View):
     name, key, title = "Map", "M", "World map of destinations"
     help = "countries of the destination IPs of the selected time window on a world map"
+    keys = (ViewKey("Up Down PgUp PgDn g G", "scroll the list of countries"),)
 
     def fetch(self, data: Any, selection: Selection, page: Any) -> MapModel:
         start_loading()
@@ -82,7 +84,7 @@ class MapView(View):
 
     def render(self, model: MapModel, size: Size, state: dict[str, Any]) -> list[Line]:
         head = line((f"{self.title}: {model.profile or '-'} {model.timewindow or ''}", "title"),
-                    (f"   {len(model.countries)} countries", "dim"))
+                    (f"   {plural(len(model.countries), 'country', 'countries')}", "dim"))
         if model.unavailable:
             return [head, line(), line((model.unavailable, "warning"))]
         side = self._list(model, size.rows - 1, state)
@@ -106,7 +108,7 @@ class MapView(View):
         for country, n_ips, n_flows in model.countries[offset:]:
             rows.append(line((f"{country[:21]:<22}", "port"), f"{n_ips:>5}{n_flows:>7}"))
         if model.unlocated:
-            rows.append(line((f"{model.unlocated} IPs: private/unknown", "dim")))
+            rows.append(line((f"{plural(model.unlocated, 'IP')}: private/unknown", "dim")))
         if not model.countries:
             rows.append(line(("no country recorded by Slips", "dim")))
         state["_rows"] = len(model.countries)
