@@ -267,3 +267,21 @@ def test_activity_and_evidence_views_on_real_data_with_a_line_without_time(redis
         assert "84 evidence in" in text[1] and "3 alerts" in text[1]
     finally:
         data.close()
+
+
+def test_the_documented_example_declares_its_keys_and_validates():
+    import importlib.util
+
+    from kalipso.views.base import ViewKey
+    from kalipso.views.registry import validate
+
+    from conftest import REPO
+    path = REPO / "docs" / "examples" / "kalipso-evidence-types" / "kalipso_evidence_types.py"
+    spec = importlib.util.spec_from_file_location("kalipso_evidence_types_doc", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    cls = module.EvidenceTypesView
+    assert validate(cls, "EvidenceTypes") is None
+    assert cls.keys and all(isinstance(k, ViewKey) for k in cls.keys)
+    guide = (REPO / "docs" / "PLUGINS.md").read_text()
+    assert "keys = (ViewKey(" in guide and "loader thread" in guide and "UnexpectedData" in guide

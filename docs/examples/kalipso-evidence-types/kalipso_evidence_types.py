@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from kalipso.views.base import Handled, Size, View, line, scroll_key
+from kalipso.views.base import Handled, Size, View, ViewKey, line, scroll_key
 
 
 class EvidenceTypesView(View):
@@ -11,9 +11,13 @@ class EvidenceTypesView(View):
     title = "Evidence by type"
     api_version = 1
     help = "how many evidence of each type the selected time window has"
+    keys = (ViewKey("Up Down PgUp PgDn g G", "scroll"),)  # the view's own keys, listed by the ? overlay
 
     def fetch(self, data, selection, page):
-        # The only place that reads data, always through the SlipsData API.
+        # The only place that reads data, always through the SlipsData API. It runs in Kalipso's
+        # loader thread and may take a while (the view says "loading…"): never touch state here.
+        # A data problem (kalipso.data.ConnectionLost, SlowRedis, UnexpectedData) may propagate:
+        # Kalipso shows it as the view's state, not as a failure of the view.
         if not (selection.profile and selection.timewindow):
             return None
         return Counter(e.evidence_type for e in data.evidence(selection.profile, selection.timewindow))
