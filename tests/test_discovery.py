@@ -133,6 +133,12 @@ def saved_fixtures():
     return [d for d in fixture_dirs() if (d / "dump.rdb").exists()]
 
 
+def _from_header(path):
+    rdb = discover._Rdb(path.read_bytes())
+    rdb.pos = 9
+    return rdb
+
+
 def test_summary_of_a_saved_file_is_read_from_the_file_itself():
     dumps = saved_fixtures()
     if not dumps:
@@ -144,6 +150,8 @@ def test_summary_of_a_saved_file_is_read_from_the_file_itself():
         assert info.slips_version == keys["analysis"]["value"]["slips_version"]
         assert info.analysis_start == keys["analysis"]["value"]["analysis_start"]
         assert info.profiles == len(keys["profiles"]["value"])
+        walked = discover._walk(_from_header(dataset / "dump.rdb"), budget=5)  # the fallback agrees
+        assert walked == info
 
 
 def test_picker_line_of_a_saved_file_shows_version_profiles_and_start_not_mtime(tmp_path):

@@ -173,3 +173,22 @@ def test_analysis_identity_of_a_classic_database(empty_redis):
     load_keys_json(empty_redis, needs_fixture("slips-1.0.1/test15-malicious-zeek-dir"))
     ident = analysis_identity(empty_redis.client(0))
     assert ident.slips_version == "1.0.1" and ident.analysis_start
+
+
+def test_command_line_on_a_unix_socket(redis_binary, tmp_path):
+    sock = tmp_path / "redis.sock"
+    server = subprocess.Popen([redis_binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+                               "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        result = subprocess.run([sys.executable, "-m", "kalipso.demo", "--live", "--unix-socket", str(sock),
+                                 "--seconds", "1", "--history", "0"], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        data = open_slips(ConnectionSettings(unix_socket=str(sock), cache_url=f"unix://{sock}?db=1"))
+        assert data.analysis.slips_version == "1.1.21" and data.profiles()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
