@@ -166,6 +166,9 @@ def test_consecutive_lines_that_differ_only_in_time_collapse():
     assert runs[0].first_ts == 0.0 and runs[0].last_ts == 4.0 and not runs[1].collapsed
     assert sum(r.count for r in runs) == len(lines)
     assert collapse_timeline([]) == []
+    # Slips with timeline_human_timestamp off writes epoch seconds; a -inf score gives no time
+    epoch = collapse_timeline([TimelineEntry(ts=None, timestamp="1677024003.5"), TimelineEntry(ts=None)])
+    assert epoch[0].first == format_ts(1677024003.5) and epoch[1].first == "-" and epoch[1].first_ts is None
 
 
 def test_a_real_timeline_collapses_and_keeps_every_line(redis_server):

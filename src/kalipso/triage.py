@@ -302,10 +302,14 @@ def _same_line_key(entry: TimelineEntry) -> tuple[Any, ...] | None:
 
 
 def _line_time(entry: TimelineEntry) -> str:
+    """Slips' human timestamp to the second ('2023/02/22 00:00:03'); epoch seconds where Slips
+    wrote numbers (timeline_human_timestamp off) are formatted; '-' when there is no time."""
     ts = getattr(entry, "ts", None)
-    if entry.timestamp:
-        return entry.timestamp.split(".", 1)[0]
-    return format_ts(ts) if ts is not None else "-"
+    stamp = entry.timestamp
+    if stamp and _epoch(stamp) is None:
+        return stamp.split(".", 1)[0]
+    number = _epoch(stamp) if stamp else ts
+    return format_ts(number) if number is not None else "-"
 
 
 def collapse_timeline(entries: Iterable[TimelineEntry]) -> list[TimelineRun]:
