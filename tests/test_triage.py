@@ -167,7 +167,7 @@ def test_consecutive_lines_that_differ_only_in_time_collapse():
     assert sum(r.count for r in runs) == len(lines)
     assert collapse_timeline([]) == []
     # Slips with timeline_human_timestamp off writes epoch seconds; a -inf score gives no time
-    epoch = collapse_timeline([TimelineEntry(ts=None, timestamp="1677024003.5"), TimelineEntry(ts=None)])
+    epoch = collapse_timeline([TimelineEntry(ts=None, timestamp="1677024003.5"), TimelineEntry(ts=None, daddr="x")])
     assert epoch[0].first == format_ts(1677024003.5) and epoch[1].first == "-" and epoch[1].first_ts is None
 
 
