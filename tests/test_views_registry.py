@@ -285,3 +285,17 @@ def test_the_documented_example_declares_its_keys_and_validates():
     assert cls.keys and all(isinstance(k, ViewKey) for k in cls.keys)
     guide = (REPO / "docs" / "PLUGINS.md").read_text()
     assert "keys = (ViewKey(" in guide and "loader thread" in guide and "UnexpectedData" in guide
+
+
+def test_scrolling_a_built_in_view_does_not_fetch_again():
+    """The app fetches again when page() changes: a view read whole must return the same page
+    whatever its scroll position, or every arrow key would reload it in the loader."""
+    size = Size(24, 80)
+    for view_spec in discover().views:
+        view = view_spec.cls()
+        state = view.new_state()
+        before = view.page(state, size)
+        for key in ("j", "KEY_DOWN", "KEY_NPAGE", "G"):
+            view.handle_key(key, state)
+        state["offset"] = state.get("offset", 0) + 5
+        assert view.page(state, size) == before, view_spec.name

@@ -15,7 +15,7 @@ from typing import Any
 from kalipso.data.models import TimeWindow
 from kalipso.text import format_ts, sanitize
 from kalipso.triage import EvidenceSummary, detail_fields, group_evidence, plural, wrap_fields
-from kalipso.views.base import Handled, Line, Segment, Selection, Size, View, ViewKey, line
+from kalipso.views.base import Handled, Line, PageRequest, Segment, Selection, Size, View, ViewKey, line
 
 ENTER = ("\n", "\r", "KEY_ENTER")
 CLOSE = ("\x1b", "KEY_BACKSPACE", "\x7f", "\b", "KEY_LEFT", "h")
@@ -61,6 +61,10 @@ class ProfileEvidenceView(View):
     def new_state(self) -> dict[str, Any]:
         return {"offset": 0, "cursor": 0, "cursor_id": None, "open": set(), "closed": set(),
                 "detail": None, "detail_offset": 0, "by_type": False}
+
+    def page(self, state: dict[str, Any], size: Size) -> PageRequest:
+        # read whole, then sliced by render: scrolling must not fetch again (a new page would)
+        return PageRequest(0, 0)
 
     # ------------------------------------------------------------------ data
     def fetch(self, data: Any, selection: Selection, page: Any) -> ProfileEvidence:

@@ -9,7 +9,7 @@ from typing import Any
 
 from kalipso.data.models import IPInfo, OutTuple
 from kalipso.triage import ip_sort_key, plural
-from kalipso.views.base import Handled, Line, Selection, Size, View, ViewKey, line, scroll_key, wrapped
+from kalipso.views.base import Handled, Line, PageRequest, Selection, Size, View, ViewKey, line, scroll_key, wrapped
 
 LEGEND = [
     "Stratosphere behavioural letters: one letter per flow of the tuple.",
@@ -53,6 +53,10 @@ class OutTuplesView(View):
 
     def new_state(self) -> dict[str, Any]:
         return {"offset": 0, "wrap": True, "legend": False}
+
+    def page(self, state: dict[str, Any], size: Size) -> PageRequest:
+        # read whole, then sliced by render: scrolling must not fetch again (a new page would)
+        return PageRequest(0, 0)
 
     def fetch(self, data: Any, selection: Selection, page: Any) -> TuplesModel:
         if not selection.profile or not selection.timewindow:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kalipso.triage import plural
-from kalipso.views.base import Handled, Line, Selection, Size, View, ViewKey, line, scroll_key
+from kalipso.views.base import Handled, Line, PageRequest, Selection, Size, View, ViewKey, line, scroll_key
 
 _lock = threading.Lock()
 _world: dict[str, Any] = {"state": "idle", "world": None, "error": None, "grids": {}}
@@ -59,6 +59,10 @@ class MapView(View):
     name, key, title = "Map", "M", "World map of destinations"
     help = "countries of the destination IPs of the selected time window on a world map"
     keys = (ViewKey("Up Down PgUp PgDn g G", "scroll the list of countries"),)
+
+    def page(self, state: dict[str, Any], size: Size) -> PageRequest:
+        # read whole, then sliced by render: scrolling must not fetch again (a new page would)
+        return PageRequest(0, 0)
 
     def fetch(self, data: Any, selection: Selection, page: Any) -> MapModel:
         start_loading()
