@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from kalipso.data import SlipsData, UnexpectedData
 from kalipso.data.models import AGGREGATE_NAMES, FlowAggregate
-from kalipso.text import cell_width, format_ts, sanitize
+from kalipso.text import cell_width, fit, format_ts, sanitize
 
 
 def summary(data: SlipsData, host_names: bool = False) -> dict[str, Any]:
@@ -102,10 +102,12 @@ def _n(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _col(value: Any, width: int, limit: int = 4096) -> str:
-    """Sanitised text padded to ``width`` terminal cells (wide characters count two); longer
-    text is kept whole, as before, so no data is lost."""
-    text = sanitize(value, limit)
+def _col(value: Any, width: int, cut: bool = False) -> str:
+    """Sanitised text padded to ``width`` terminal cells (wide characters count two). Longer
+    text is kept whole, so no data is lost, unless ``cut``: then it ends in '…' at ``width``."""
+    text = sanitize(value)
+    if cut and cell_width(text) > width:
+        text = fit(text, width - 1) + "…"
     return text + " " * max(0, width - cell_width(text))
 
 
@@ -117,7 +119,7 @@ def write_summary_text(doc: dict[str, Any], out: TextIO) -> None:
     w(f"{'profile':<40} {'time window':<20} {'start':<19} {'timeline':>8} "
       f"{'evidence':>8} {'alerts':>6} {'tuples':>6}\n")
     for p in doc["profiles"]:
-        name = _col(p["ip"] + (f" ({p['host_name']})" if p.get("host_name") else ""), 40, 40)
+        name = _col(p["ip"] + (f" ({p['host_name']})" if p.get("host_name") else ""), 40, cut=True)
         if not p["timewindows"]:
             w(f"{name} (no time windows)\n")
         for tw in p["timewindows"]:
