@@ -231,6 +231,8 @@ def test_profile_evidence_grouped_with_a_readable_detail_at_80x24(redis_server):
         # the description continues on indented lines: drop the borders and the label column
         text = " ".join(ln.strip("│ ").removeprefix("description").strip() for ln in screen.splitlines())
         assert first.id in screen and " ".join(first.description.split()) in " ".join(text.split())
+        t.send("f", "G")  # Why: the flows behind it, at the end of the detail
+        t.wait_for("Why: flows Slips recorded for this evidence", "1 flow", f"-> {top.target}:443")
         t.send("Escape")
         t.wait_for("Evidence of all time windows of 10.0.2.15")  # the detail closed, the view stays
         t.send("Escape")

@@ -299,3 +299,40 @@ def test_scrolling_a_built_in_view_does_not_fetch_again():
             view.handle_key(key, state)
         state["offset"] = state.get("offset", 0) + 5
         assert view.page(state, size) == before, view_spec.name
+
+
+def test_profile_evidence_detail_shows_the_flows_behind_an_evidence(redis_server):
+    """f in a detail asks for a new page; the fetch for it adds the Why of that evidence."""
+    from kalipso.data import ConnectionSettings, open_slips
+    from kalipso.data.why import FLOWS_SOURCE
+    from kalipso.views.base import Handled
+    from kalipso_views.evidence_all import ProfileEvidenceView
+
+    from conftest import flows_db_of, load_keys_json, needs_fixture
+    path = needs_fixture("slips-1.1.21/test15-malicious-zeek-dir")
+    load_keys_json(redis_server, path)
+    data = open_slips(ConnectionSettings(port=redis_server.port), flows_db=flows_db_of(path))
+    view = ProfileEvidenceView()
+    state, size = view.new_state(), Size(40, 80)
+    try:
+        first_page = view.page(state, size)
+        model = view.fetch(data, Selection("10.0.2.15", "timewindow1"), first_page)
+        view.render(model, size, state)
+        for key in ("j", "j", "\n", "j", "\n"):  # the worst group, its first evidence
+            view.handle_key(key, state)
+            view.render(model, size, state)
+        assert view.page(state, size) == first_page  # opening a detail reads nothing
+        assert view.handle_key("f", state) == Handled.REDRAW
+        why_page = view.page(state, size)
+        assert why_page != first_page
+        text = [line_text(ln) for ln in view.render(model, size, state)]
+        assert "Why: loading…" in text
+        model = view.fetch(data, Selection("10.0.2.15", "timewindow1"), why_page)
+    finally:
+        data.close()
+    text = [line_text(ln) for ln in view.render(model, size, state)]
+    assert f"Why: {FLOWS_SOURCE}" in text and "1 flow" in text
+    assert any("ssl 10.0.2.15:" in t and "-> 216.58.201.78:443" in t for t in text)
+    assert all(len(t) <= 80 for t in text)
+    view.handle_key("\x1b", state)  # closing the detail keeps the page: nothing is read again
+    assert view.page(state, size) == why_page

@@ -4,17 +4,20 @@ Each window's evidence is folded by (evidence type, target) with ``kalipso.triag
 group, worst threat first, with its count, first-last time and a short description; groups that
 took part in an alert are marked. A cursor moves over the lines: Enter expands a group (or the
 alerts, or one alert into the evidence it was raised on), Enter on one evidence opens its detail
-(every field, wrapped to the width) and Esc/Backspace closes it. t groups by type alone.
+(every field, wrapped to the width) and Esc/Backspace closes it; f in a detail adds the flows
+behind the evidence (Why, from ``kalipso.data.why``). t groups by type alone.
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 from kalipso.data.models import TimeWindow
+from kalipso.data.why import WhyResult, evidence_flows
 from kalipso.text import format_ts, sanitize
-from kalipso.triage import EvidenceSummary, detail_fields, group_evidence, plural, wrap_fields
+from kalipso.triage import EvidenceSummary, collapse_timeline, detail_fields, group_evidence, plural, wrap_fields
 from kalipso.views.base import Handled, Line, PageRequest, Segment, Selection, Size, View, ViewKey, line
 
 ENTER = ("\n", "\r", "KEY_ENTER")
@@ -31,11 +34,21 @@ class WindowEvidence:
 
 
 @dataclass(frozen=True)
+class WhyPage(PageRequest):
+    """The page V asks for once the user wants the flows behind one evidence: a new page makes
+    the app fetch again, and fetch then also reads the Why of that evidence."""
+
+    timewindow: str = ""
+    evidence_id: str = ""
+
+
+@dataclass(frozen=True)
 class ProfileEvidence:
     profile: str | None
     windows: tuple[WindowEvidence, ...] = ()
     unavailable: str | None = None
     empty_windows: int = 0  # windows without evidence or alerts (not listed)
+    why: tuple[str, str, WhyResult] | None = None  # (time window, evidence id, result)
 
 
 def _style(level: str) -> str:
@@ -55,6 +68,7 @@ class ProfileEvidenceView(View):
         ViewKey("PgUp PgDn g G", "move the cursor a page / to the ends"),
         ViewKey("Enter", "expand a group, the alerts or an alert; on one evidence: its detail"),
         ViewKey("Esc Backspace", "close the detail"),
+        ViewKey("f", "in a detail: the flows behind the evidence (Why)"),
         ViewKey("t", "group by type and target / by type only"),
     )
 
@@ -63,8 +77,11 @@ class ProfileEvidenceView(View):
                 "detail": None, "detail_offset": 0, "by_type": False}
 
     def page(self, state: dict[str, Any], size: Size) -> PageRequest:
-        # read whole, then sliced by render: scrolling must not fetch again (a new page would)
-        return PageRequest(0, 0)
+        # read whole, then sliced by render: scrolling must not fetch again (a new page would).
+        # Asking for the flows of an evidence is a new page; it stays after the detail closes,
+        # so closing it does not read the profile again.
+        why = state.get("why")
+        return WhyPage(0, 0, *why) if why else PageRequest(0, 0)
 
     # ------------------------------------------------------------------ data
     def fetch(self, data: Any, selection: Selection, page: Any) -> ProfileEvidence:
@@ -81,7 +98,13 @@ class ProfileEvidenceView(View):
                 continue
             windows.append(WindowEvidence(tw, group_evidence(evidence, alerts),
                                           group_evidence(evidence, alerts, by_target=False)))
-        return ProfileEvidence(profile.ip, tuple(windows), empty_windows=empty)
+        why = None
+        if isinstance(page, WhyPage):
+            found = next((e for w in windows if w.timewindow.name == page.timewindow
+                          for g in w.by_target.groups for e in g.items if e.id == page.evidence_id), None)
+            if found is not None:
+                why = (page.timewindow, page.evidence_id, evidence_flows(data, profile.ip, page.timewindow, found))
+        return ProfileEvidence(profile.ip, tuple(windows), empty_windows=empty, why=why)
 
     # ------------------------------------------------------------------ drawing
     def render(self, model: ProfileEvidence, size: Size, state: dict[str, Any]) -> list[Line]:
@@ -181,10 +204,12 @@ class ProfileEvidenceView(View):
                       for g in w.by_target.groups for e in g.items if e.id == evidence_id), None)
         if found is None:
             return None
-        fields = wrap_fields([(k, sanitize(v, 20000)) for k, v in detail_fields(found)], max(size.cols, 20))
+        width = max(size.cols, 20)
+        fields = wrap_fields([(k, sanitize(v, 20000)) for k, v in detail_fields(found)], width)
         body = [line((label, "header"), (text, "normal")) for label, text in fields]
+        body += self._why(model, state, tw_name, evidence_id, width)
         head = line((f"Evidence of {model.profile} {tw_name}", "title"),
-                    ("   [Esc] back   [Up/Down/PgUp/PgDn] scroll", "dim"))
+                    ("   [Esc] back  [f] flows behind it", "dim"))
         height = max(size.rows - 1, 1)
         state["_detail_rows"] = len(body)
         state["_page"] = height
@@ -192,12 +217,45 @@ class ProfileEvidenceView(View):
         state["detail_offset"] = offset
         return [head] + body[offset: offset + height]
 
+    def _why(self, model: ProfileEvidence, state: dict[str, Any], tw_name: str, evidence_id: str,
+             width: int) -> list[Line]:
+        if state.get("why") != (tw_name, evidence_id):
+            return [line(), line(("[f] shows the flows behind this evidence", "dim"))]
+        if model.why is None or model.why[:2] != (tw_name, evidence_id):
+            return [line(), line(("Why: loading…", "dim"))]
+        result = model.why[2]
+        out = [line()] + [line((text, "header")) for text in _wrap(f"Why: {result.source}", width)]
+        if result.note:
+            out += [line((text, "dim")) for text in _wrap(result.note, width)]
+        if result.flows:
+            out.append(line((plural(len(result.flows), "flow"), "dim")))
+            for flow in result.flows:
+                stamp = format_ts(flow.ts) if flow.ts is not None else "-"
+                out += [line((text, "normal")) for text in _wrap(f"{stamp}  {sanitize(flow.summary, 2000)}", width)]
+        elif result.timeline:
+            runs = collapse_timeline(result.timeline)
+            out.append(line((f"{plural(len(result.timeline), 'line')} to {sanitize(result.target or '-')}"
+                             + (f", {plural(len(runs), 'run')} of identical lines" if len(runs) < len(result.timeline)
+                                else ""), "dim")))
+            for run in runs:
+                e = run.entry
+                when = run.first if run.count == 1 else f"{run.first} - {_clock(run.last)} x{run.count}"
+                text = " ".join(p for p in (when, e.daddr, e.dport_proto, e.state,
+                                            f"{e.tot} B" if e.tot else "", e.warning) if p)
+                out += [line((t, "normal")) for t in _wrap(sanitize(text, 2000), width)]
+        elif result.kind != "none":
+            out.append(line(("no such lines in this time window", "dim")))
+        return out
+
     # ------------------------------------------------------------------ keys
     def handle_key(self, key: str, state: dict[str, Any]) -> Handled:
         page = max(state.get("_page", 10), 1)
         if state.get("detail"):
             if key in CLOSE or key in ENTER:
                 state["detail"] = None
+                return Handled.REDRAW
+            if key == "f":
+                state["why"] = tuple(state["detail"])  # a new page: the app fetches the Why
                 return Handled.REDRAW
             step = _step(key, page, state.get("_detail_rows", 0))
             if step is None:
@@ -234,6 +292,10 @@ class ProfileEvidenceView(View):
         state["cursor"] = min(max(cursor, 0), max(len(ids) - 1, 0))
         state["cursor_id"] = ids[state["cursor"]] if ids else None
         return Handled.REDRAW
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, max(width, 10), break_long_words=True) or [""]
 
 
 def _step(key: str, page: int, total: int) -> int | None:
