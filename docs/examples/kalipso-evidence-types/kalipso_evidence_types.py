@@ -27,7 +27,8 @@ class EvidenceTypesView(View):
         if model is None:
             return [line(("Select a time window on the main board first.", "warning"))]
         rows = [line((f"{count:>6}  ", "number"), (kind, "title")) for kind, count in model.most_common()]
-        head = line((f"{sum(model.values())} evidence of {len(model)} types", "header"))
+        types = f"{len(model)} type" + ("" if len(model) == 1 else "s")  # "1 type", "2 types"
+        head = line((f"{sum(model.values())} evidence of {types}", "header"))
         offset = state.get("offset", 0)
         return [head] + rows[offset: offset + size.rows - 1]
 
