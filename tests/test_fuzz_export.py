@@ -34,7 +34,7 @@ BUDGET_SECONDS = 60.0
 
 HOSTILE = list(CORPUS.values())
 BAD_BYTES = [b"\xff", b"\xfe\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\x00", b"\xe2\x82", b"\x80\x9b"]
-NUMBERS = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "1" + "0" * 400, "1e-400", "-0", "9e999"]
+NUMBERS = ["1e400", "-1e400", "NaN", "Infinity", "-Infinity", "1" + "0" * 400, "1e-400", "-0", "9e999", "9" * 5000]
 SCORES = [float("inf"), float("-inf"), 1e308, -1e308, 0.0, -1.0]
 IMPORTANT = re.compile(r"^(profiles|analysis|BlockedProfTW|whitelisted_evidence|alerts|DNSresolution"
                        r"|twsprofile_.*|profile_.*|evidenceprofile_.*|IPsInfo.*)$")

@@ -81,11 +81,11 @@ def text(value: Any, limit: int = MAX_FIELD) -> str:
     return decode(value)[:limit]
 
 
-_TW_NUMBER = re.compile(r"timewindow(-?\d+)$")
+_TW_NUMBER = re.compile(r"timewindow(-?\d{1,18})$")
 
 
 def timewindow_number(name: str) -> int | None:
-    """'timewindow-3' -> -3; None for a name of another form."""
+    """'timewindow-3' -> -3; None for a name of another form (or a number no window has)."""
     match = _TW_NUMBER.search(name)
     return int(match.group(1)) if match else None
 
