@@ -150,3 +150,11 @@ def test_hostile_strings_in_both_export_formats(redis_server, tmp_path, generati
     rows = summary_rows(outputs["summary", "text"])
     assert len({cell_width(row) for row in rows if "(no time windows)" not in row}) == 1, rows
     assert any("主机名称" in row for row in rows)
+
+    # a terminal whose locale is not UTF-8 gets ASCII, not an encoding error
+    raw = io.BytesIO()
+    ascii_out = io.TextIOWrapper(raw, encoding="ascii")
+    with redirect_stdout(ascii_out), redirect_stderr(io.StringIO()):
+        assert cli.main(base + ["--profile", IP, "--timewindow", TW, "--format", "text"]) == 0
+    ascii_out.flush()
+    assert raw.getvalue().isascii() and b"evilred.com" in raw.getvalue()

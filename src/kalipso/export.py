@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from kalipso.data import SlipsData, UnexpectedData
 from kalipso.data.models import AGGREGATE_NAMES, FlowAggregate
-from kalipso.text import cell_width, fit, format_ts, sanitize
+from kalipso.text import ascii_fallback, cell_width, fit, format_ts, sanitize
 
 
 def summary(data: SlipsData, host_names: bool = False) -> dict[str, Any]:
@@ -98,6 +99,15 @@ def write_json(doc: dict[str, Any], out: TextIO) -> None:
     out.write("\n")
 
 
+def _writer(out: TextIO) -> Callable[[str], Any]:
+    """``out.write``; for an output that is not UTF-8 (LANG with Latin-1, PYTHONIOENCODING=ascii)
+    every non-ASCII glyph goes through ascii_fallback instead of failing to encode."""
+    encoding = (getattr(out, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
+    if encoding.startswith("utf"):
+        return out.write
+    return lambda text: out.write(ascii_fallback(text))
+
+
 def _n(value: Any) -> str:
     return "-" if value is None else str(value)
 
@@ -113,7 +123,7 @@ def _col(value: Any, width: int, cut: bool = False) -> str:
 
 def write_summary_text(doc: dict[str, Any], out: TextIO) -> None:
     """The summary as a table; every string from Slips is sanitised and padded by cells."""
-    w = out.write
+    w = _writer(out)
     w(f"Slips {sanitize(doc['slips_version'] or '?', 40)} ({sanitize(doc['schema'])} schema), "
       f"{len(doc['profiles'])} profiles\n\n")
     w(f"{'profile':<40} {'time window':<20} {'start':<19} {'timeline':>8} "
@@ -132,7 +142,7 @@ def write_summary_text(doc: dict[str, Any], out: TextIO) -> None:
 
 def write_detail_text(doc: dict[str, Any], out: TextIO) -> None:
     """One time window as text; every string from Slips (or its flows file) is sanitised."""
-    w = out.write
+    w = _writer(out)
     s = sanitize
     w(f"Profile {s(doc['profile'])}  {s(doc['name'])}  {format_ts(doc['start'])} - "
       f"{format_ts(doc['end'])}{'  MALICIOUS' if doc['malicious'] else ''}\n")
