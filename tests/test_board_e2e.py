@@ -30,9 +30,11 @@ def test_tree_malicious_marks_timeline_evidence_and_ip_info(generated):
     server, result = generated
     t = board(server)
     try:
+        # threat first by default: the two malicious hosts come first once the marks are read
         t.wait_for("Profiles (", "Timeline")
-        t.send("s")  # by threat: the two malicious hosts come first
-        screen = t.wait_for("sorted by threat")
+        screen = t.wait_for("marks loading", absent=True)
+        tree = screen.splitlines()[2:4]
+        assert any(BEACON_HOST in ln for ln in tree) and any(SCANNER_HOST in ln for ln in tree)
         assert re.search(r"\+!\s*" + re.escape(BEACON_HOST) + " acct-pc-07", screen)
         assert re.search(r"\+!\s*" + re.escape(SCANNER_HOST) + " kali", screen)
         assert not re.search(r"\+!\s*192\.168\.1\.10 ", screen)
@@ -63,6 +65,8 @@ def test_filter_sort_and_help(generated):
         t.send("/")
         t.send("BSpace", "BSpace", "BSpace", "BSpace", "Enter")
         t.wait_for("filter cleared")
+        t.send("s")
+        t.wait_for("sorted by IP")
         t.send("s")
         t.wait_for("sorted by threat")
         t.send("Home")
@@ -136,11 +140,13 @@ def test_redis_restart_during_the_session(redis_binary, tmp_path):
     try:
         t.wait_for("Profiles (")
         server.stop()
-        t.wait_for("lost the connection")
+        t.send("r")  # a refresh meets the closed connection
+        t.wait_for("connection lost")
         assert "Profiles (" in t.screen()  # the last data stays
         server = RedisServer(redis_binary, port=port).start()
         generate(server.client(0), server.client(1), str(tmp_path), Scenario(hosts=4, hours=1))
-        t.wait_for("lost the connection", absent=True)
+        t.wait_for("connection restored")
+        t.wait_for("connection lost", absent=True)
         assert not t.dead()
     finally:
         t.close()
@@ -163,8 +169,7 @@ def test_real_fixtures_on_the_board(redis_server, dataset, ip, tw):
         t.filter(ip)
         t.wait_for("Profiles (")
         t.send("n")
-        screen = t.wait_for(f"Timeline {ip} {tw} [1/{expected['timeline']}]")
-        assert f"{expected['evidence']} evidence" in screen
+        screen = t.wait_for(f"Timeline {ip} {tw} [1/{expected['timeline']}]", f"{expected['evidence']:,} evidence")
         assert expected["malicious"] and re.search(r"!" + tw, screen)
     finally:
         t.close()
@@ -172,17 +177,28 @@ def test_real_fixtures_on_the_board(redis_server, dataset, ip, tw):
 
 def test_horizontal_scroll_of_long_lines(generated):
     server, _ = generated
-    t = board(server)
+    t = board(server, cols=80, rows=24)  # the usual SSH size: timeline lines are wider than the pane
     try:
         t.wait_for("Profiles (")
         t.send("n")
         t.wait_for("Timeline 192.168.1.23")
         t.send("Tab")
-        first = [ln for ln in t.screen().splitlines() if "4444/TCP" in ln][0]
-        assert "2026/11/28" in first
-        t.send("Right")
-        t.wait_for("2026/11/28 08:00", absent=True)  # the time stamps scrolled out of view
-        t.send("Left")
+
+        def timeline_pane() -> str:
+            screen = t.screen()
+            return screen[screen.index("Timeline"):screen.index("Evidence")]
+
+        assert "2026/11/28 08:00" in timeline_pane() and "↓389" not in timeline_pane()
+        t.send("Right")  # only the focused pane scrolls: the time stamps leave the timeline
+        deadline = time.monotonic() + 10
+        while "2026/11/28 08:00" in timeline_pane() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "2026/11/28 08:00" not in timeline_pane()
+        t.send(*["Right"] * 12)  # scrolling stops where the longest line ends
+        t.wait_for("↓389")
+        time.sleep(0.3)
+        assert "↓389" in timeline_pane()
+        t.send(*["Left"] * 14)
         t.wait_for("2026/11/28 08:00")
     finally:
         t.close()

@@ -1,7 +1,9 @@
-"""The loop: poll a key (with a timeout) -> dispatch a command -> refresh due data -> draw.
+"""The loop: read a key (with a short timeout) -> run its command -> apply the loader's results
+-> ask the loader for what is now wanted -> draw what changed.
 
-Curses lives here and in kalipso.ui only. Every call into a view goes through one error
-boundary: an exception shows an error in the view's area and a line in the log file.
+The UI thread never waits on Redis or SQLite: every read goes through kalipso.loader. One error
+boundary (``App.boundary``) covers every command, every pane draw and every call into view
+code, and names what failed; an error never exits the program (``--debug`` re-raises).
 """
 
 from __future__ import annotations
@@ -13,14 +15,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalipso import clipboard, keymap
+from kalipso import boardlines, clipboard, keymap
+from kalipso.board import COMMANDS as BOARD_COMMANDS
 from kalipso.board import Board
-from kalipso.data import ConnectionLost, SlipsData
+from kalipso.data.models import Evidence
+from kalipso.loader import LOADING, LOST, READY, UNAVAILABLE, Loader, Request, Result
 from kalipso.logfile import log
-from kalipso.ui import layout, pane
+from kalipso.ui import layout, pane, widgets
 from kalipso.ui.terminal import terminal, utf8_locale
-from kalipso.views.base import Handled, Selection, Size, line
+from kalipso.views.base import Handled, Line, Selection, Size, line, wrapped
 from kalipso.views.registry import LoadedView, Registry
+
+IDLE_TIMEOUT_MS = 250  # key poll while nothing loads: resize and the refresh timer need no more
+BUSY_TIMEOUT_MS = 30  # key poll while reads are under way: their results show within this
 
 
 @dataclass
@@ -29,79 +36,149 @@ class OpenView:
     instance: Any
     state: dict
     selection: Selection
+    status: str = LOADING
+    reason: str = ""
     model: Any = None
-    error: str | None = None
-    fetched_for: Any = None
+    failed: str | None = None  # the view's own code raised: shown in its area until it is closed
+    asked: Any = None
+    refetches: int = 0
 
 
 @dataclass
 class App:
-    data: SlipsData
+    data: Any
     registry: Registry
     refresh_seconds: float = 5.0
     debug: bool = False
     options: dict = field(default_factory=dict)
+    sort_by_threat: bool = True
     board: Board = field(init=False)
     view: OpenView | None = None
     prompt: str | None = None  # text typed into the filter prompt, None when closed
+    prompt_before: str = ""  # the filter when the prompt opened: Esc restores it
     show_help: bool = False
+    detail_top: int = 0
     running: bool = True
     pending_output: str = ""
-    _was_pending: bool = False
-    refresh_interval: float = 5.0
+    problem: str = ""  # the last internal error (status line)
 
     def __post_init__(self) -> None:
-        self.board = Board(self.data)
+        self.board = Board(sort_by_threat=self.sort_by_threat)
         self.utf8 = utf8_locale()
-        # KALIPSO_TRACE=FILE: one JSON line per key (handling + drawing time, Redis round
-        # trips) and one at exit (peak memory), for benchmarks/bench_board.py
+        self.loader: Loader | None = None
+        self.app_commands = {"quit": self.quit, "help": self.help, "filter": self.open_prompt,
+                             "copy_ip": self.copy_ip, "back": self.back}
+        missing = [b.command for b in keymap.MAIN_BOARD
+                   if b.command not in self.app_commands and b.command not in BOARD_COMMANDS]
+        if missing:  # a key bound to nothing is a programming error: refuse to start
+            raise RuntimeError(f"key bindings without a command handler: {', '.join(missing)}")
+        self.refresh_interval = self.refresh_seconds
+        self.last_refresh = time.monotonic()
+        # KALIPSO_TRACE=FILE: one JSON line per key (handling + drawing time) and at exit, for
+        # benchmarks/bench_board.py
         trace = os.environ.get("KALIPSO_TRACE")
         self.trace = open(trace, "a", encoding="utf-8") if trace else None
+        self.first_board = False
+        self.started = time.monotonic()
 
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
-        with terminal() as stdscr:
-            stdscr.timeout(250)
-            started = time.monotonic()
-            self.board.reload()
-            self.refresh_interval = max(self.refresh_seconds, 10 * (time.monotonic() - started))
-            last_refresh = time.monotonic()
-            self.draw(stdscr)
-            self.emit({"event": "first_board", "ms": (time.monotonic() - started) * 1000,
-                       "round_trips": self.data.round_trips})
-            while self.running:
-                key = self.read_key(stdscr)
-                t0, trips = time.monotonic(), self.data.round_trips
-                if key is not None:
-                    self.handle(key, stdscr)
-                if self.refresh_seconds and time.monotonic() - last_refresh >= self.refresh_interval:
-                    t_reload = time.monotonic()
-                    self.board.reload()
-                    # a database that takes long to read is re-read less often, so that the
-                    # board stays responsive: at most a tenth of the time goes to refreshing
-                    self.refresh_interval = max(self.refresh_seconds, 10 * (time.monotonic() - t_reload))
-                    if self.view:
-                        self.view.fetched_for = None
-                    last_refresh = time.monotonic()
-                elif key is None:
-                    # a view loading in the background is redrawn until (and once after) it is ready
-                    pending = self.view_pending()
-                    if not (pending or self._was_pending):
-                        continue
-                    self._was_pending = pending
+        self.loader = Loader(self.data, debug=self.debug)
+        try:
+            with terminal() as stdscr:
+                self.loop(stdscr)
+        finally:
+            self.loader.close()
+            self.finish_trace()
+
+    def loop(self, stdscr: curses.window) -> None:
+        assert self.loader is not None
+        dirty, last_slow = True, None
+        while self.running:
+            for result in self.loader.results():
+                self.apply(result)
+                dirty = True
+            self.submit_wants()
+            slow = self.loader.slow()
+            if slow and (last_slow is None or int(slow[1]) != int(last_slow[1])):
+                dirty = True
+            last_slow = slow
+            if self.view and self.view.status == READY and not self.view.failed and self.boundary(
+                    lambda v=self.view: v.instance.pending(v.model), False, self.view):
+                dirty = True
+            if dirty:
                 self.draw(stdscr)
-                if key is not None:
-                    self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000,
-                               "round_trips": self.data.round_trips - trips})
+                dirty = False
+                if not self.first_board and self.board.names is not None:
+                    self.first_board = True
+                    self.emit({"event": "first_board", "ms": (time.monotonic() - self.started) * 1000})
+            stdscr.timeout(BUSY_TIMEOUT_MS if self.loader.busy() else IDLE_TIMEOUT_MS)
+            key = self.read_key(stdscr)
+            if key is not None:
+                t0 = time.monotonic()
+                self.boundary(lambda k=key: self.handle(k, stdscr), None, self.view, f"key {key!r}")
+                self.submit_wants()
+                self.draw(stdscr)
+                self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000})
+            self.maybe_refresh()
+
+    def maybe_refresh(self) -> None:
+        if not self.refresh_seconds or time.monotonic() - self.last_refresh < self.refresh_interval:
+            return
+        self.last_refresh = time.monotonic()
+        self.board.refresh()
+        # a database that takes long to read is re-read less often: at most a tenth of the
+        # time goes to refreshing, whatever its size
+        self.refresh_interval = max(self.refresh_seconds, 10 * self.board.facts_seconds)
+
+    def submit_wants(self) -> None:
+        assert self.loader is not None
+        for request in self.board.wants():
+            if self.board.asked.get(request.slot) != request.key:
+                self.board.asked[request.slot] = request.key
+                log.debug("submit %s %r", request.slot, request.key)
+                self.loader.submit(request)
+        v = self.view
+        if v is None or v.failed or self.board.lost:
+            return
+        size = self.view_size()
+        page = self.boundary(lambda: v.instance.page(v.state, size), None, v)
+        if v.failed:
+            return
+        key = (id(v), page, self.board.gen, v.refetches)
+        if key != v.asked:
+            v.asked = key
+            instance, selection = v.instance, v.selection
+            self.loader.submit(Request("view", key, lambda d: instance.fetch(d, selection, page), "fg", 0,
+                                       f"view {v.spec.name}"))
+
+    def apply(self, result: Result) -> None:
+        log.debug("result %s %r %s", result.slot, result.key, "problem" if result.problem else "")
+        if result.slot == "view":
+            self.apply_view(result)
+        else:
+            self.boundary(lambda: self.board.apply(result), None, None, f"applying {result.slot}")
+
+    def apply_view(self, result: Result) -> None:
+        v = self.view
+        if v is None or result.key != v.asked:
+            return  # the view was closed or asked again since
+        if result.failure is not None:
+            v.failed = result.failure
+            log.error("view %s (%s) failed in fetch: %s", v.spec.name, v.spec.dist, result.failure)
+        elif result.problem is not None:
+            v.status, v.reason = result.problem.state, result.problem.reason
+            if result.problem.state == LOST:
+                self.board.apply(result)
+        else:
+            v.model, v.status, v.reason = result.value, READY, ""
+
+    def finish_trace(self) -> None:
         if self.trace:
             with open("/proc/self/status", encoding="ascii") as status:  # VmHWM: peak RSS since exec
                 peak = int(status.read().split("VmHWM:")[1].split()[0])
             self.emit({"event": "exit", "peak_rss_kib": peak})
             self.trace.close()
-
-    def view_pending(self) -> bool:
-        v = self.view
-        return bool(v and v.error is None and self.guard(lambda: v.instance.pending(v.model), False))
 
     def emit(self, record: dict) -> None:
         if self.trace:
@@ -119,6 +196,22 @@ class App:
             return curses.keyname(key).decode("ascii", "replace") if key != curses.KEY_RESIZE else "KEY_RESIZE"
         return key
 
+    # ------------------------------------------------------- error boundary
+    def boundary(self, fn, default, view: OpenView | None = None, what: str = ""):
+        """Run ``fn``; an exception is logged and shown, blamed on ``view`` when given."""
+        try:
+            return fn()
+        except Exception as exc:
+            if self.debug:
+                raise
+            if view is not None:
+                log.exception("view %s (%s) failed", view.spec.name, view.spec.dist)
+                view.failed = f"{type(exc).__name__}: {exc}"
+            else:
+                log.exception("internal error in %s", what or "the board")
+                self.problem = f"internal error in {what or 'the board'}: {type(exc).__name__}: {exc} (see the log)"
+            return default
+
     # -------------------------------------------------------------- dispatch
     def handle(self, key: str, stdscr: curses.window) -> None:
         rows, cols = stdscr.getmaxyx()
@@ -132,36 +225,51 @@ class App:
         if self.show_help:
             self.show_help = False
             return
+        if self.board.detail is not None:
+            self.handle_detail(key, rows)
+            return
         if key == "KEY_MOUSE":
             self.handle_mouse(rows, cols)
             return
         if self.view is not None:
+            v = self.view
+            handled = Handled.NO if v.failed else self.boundary(lambda: v.instance.handle_key(key, v.state),
+                                                                 Handled.NO, v)
+            if handled == Handled.REFETCH:
+                v.refetches += 1
+            if handled != Handled.NO:
+                return
             if key in ("\x1b", "q"):
                 self.view = None
-                return
-            handled = self.guard(lambda v=self.view: v.instance.handle_key(key, v.state), Handled.NO)
-            if handled == Handled.REFETCH:
-                self.view.fetched_for = None
-            if handled != Handled.NO:
                 return
         spec = self.registry.by_key(key)
         if spec is not None:
             self.open_view(spec)
             return
-        command = keymap.command_for(key)
-        if command == "quit":
-            self.running = False
-        elif command == "help":
-            self.show_help = True
-        elif command == "filter":
-            self.prompt = self.board.filter_text
-        elif command == "copy_ip":
-            self.copy_ip()
-        elif command == "back":
-            self.view = None
-        elif command and self.view is None:
-            page = max(layout.main_board(rows, cols)["timeline"].h - 3, 1)
-            self.board.command(command, page)
+        name = keymap.command_for(key)
+        if name is None:
+            return
+        self.problem = ""
+        if name in self.app_commands:
+            self.app_commands[name]()
+        elif self.view is None:
+            board_rect = layout.main_board(rows, cols)
+            page = max(board_rect["timeline"].h - 3, 1) if self.board.focus != "tree" else \
+                max(board_rect["tree"].h - 3, 1)
+            self.board.run(name, page)
+
+    def quit(self) -> None:
+        self.running = False
+
+    def help(self) -> None:
+        self.show_help = True
+
+    def back(self) -> None:
+        self.view = None
+
+    def open_prompt(self) -> None:
+        self.prompt_before = self.board.filter_text
+        self.prompt = self.board.filter_text
 
     def handle_prompt(self, key: str) -> None:
         if key in ("\n", "KEY_ENTER"):
@@ -169,6 +277,8 @@ class App:
             self.prompt = None
         elif key == "\x1b":
             self.prompt = None
+            self.board.set_filter(self.prompt_before)
+            self.board.message = "filter cancelled" if not self.prompt_before else self.board.message
         elif key in ("KEY_BACKSPACE", "\x7f", "\b"):
             self.prompt = (self.prompt or "")[:-1]
             self.board.set_filter(self.prompt)
@@ -176,22 +286,34 @@ class App:
             self.prompt = (self.prompt or "") + key
             self.board.set_filter(self.prompt)
 
+    def handle_detail(self, key: str, rows: int) -> None:
+        if key in ("\x1b", "q", "\n", "KEY_ENTER", "KEY_LEFT", "h"):
+            self.board.detail = None
+            self.detail_top = 0
+        elif key in ("KEY_DOWN", "j"):
+            self.detail_top += 1
+        elif key in ("KEY_UP", "k"):
+            self.detail_top = max(self.detail_top - 1, 0)
+        elif key in ("KEY_NPAGE", " "):
+            self.detail_top += max(rows - 6, 1)
+        elif key == "KEY_PPAGE":
+            self.detail_top = max(self.detail_top - max(rows - 6, 1), 0)
+
     def handle_mouse(self, rows: int, cols: int) -> None:
         try:
-            _, x, y, _, _ = curses.getmouse()
+            _, x, y, _, bstate = curses.getmouse()
         except curses.error:
             return
+        if not bstate & (curses.BUTTON1_PRESSED | curses.BUTTON1_CLICKED):
+            return  # a release: the press already acted
         if self.view is not None or layout.too_small(rows, cols):
             return
         rects = layout.main_board(rows, cols)
         tree, timeline = rects["tree"], rects["timeline"]
-        try:
-            if tree.contains(y, x) and y > tree.y:
-                self.board.click_tree(y - tree.y - 1)
-            elif timeline.contains(y, x) and y > timeline.y:
-                self.board.click_timeline(y - timeline.y - 1)
-        except ConnectionLost as exc:
-            self.board.error = str(exc)
+        if tree.contains(y, x) and y > tree.y:
+            self.board.click_tree(y - tree.y - 1)
+        elif timeline.contains(y, x) and y > timeline.y:
+            self.board.click_timeline(y - timeline.y - 1)
 
     def open_view(self, spec: LoadedView) -> None:
         row = self.board.current_row()
@@ -199,17 +321,18 @@ class App:
         profile = selected[0] if selected else (row.ip if row else None)
         selection = Selection(profile=profile, timewindow=selected[1] if selected else None,
                               ip=self.board.focused_ip())
-        instance = self.guard(spec.cls, None)
-        if instance is None:
-            self.board.message = f"view {spec.name} could not start (see the log)"
-            return
-        instance.options = {**self.options, "utf8": self.utf8}
-        self.view = OpenView(spec, instance, self.guard(instance.new_state, {}) or {}, selection)
+        view = OpenView(spec, None, {}, selection)
+        view.instance = self.boundary(spec.cls, None, view)
+        if view.instance is not None:
+            view.instance.options = {**self.options, "utf8": self.utf8}
+            view.state = self.boundary(view.instance.new_state, {}, view) or {}
+        self.view = view
 
     def copy_ip(self) -> None:
-        ip = self.board.focused_ip()
-        if not ip:
-            self.board.message = "no IP selected to copy"
+        value = self.board.focused_ip()
+        ip, why = clipboard.copyable_ip(value) if hasattr(clipboard, "copyable_ip") else (value, "")
+        if ip is None:
+            self.board.message = why or "no IP selected to copy"
             return
         copied, how = clipboard.copy(ip)
         if copied and not os.environ.get("SSH_CONNECTION"):
@@ -218,24 +341,11 @@ class App:
         self.pending_output = clipboard.osc52(ip)
         self.board.message = f"copied {ip} via OSC 52 ({how})"
 
-    def guard(self, fn, default):
-        """The error boundary around plugin code."""
-        try:
-            return fn()
-        except ConnectionLost as exc:
-            self.board.error = str(exc)
-            return default
-        except Exception as exc:
-            if self.debug:
-                raise
-            log.exception("view %s failed", self.view.spec.name if self.view else "?")
-            if self.view:
-                self.view.error = f"{type(exc).__name__}: {exc}"
-            else:
-                self.board.message = f"view error: {type(exc).__name__}: {exc}"
-            return default
-
     # ------------------------------------------------------------------ draw
+    def view_size(self) -> Size:
+        area = layout.view_area(curses.LINES, curses.COLS)["view"]
+        return Size(area.h - 2, area.w - 2)
+
     def draw(self, stdscr: curses.window) -> None:
         rows, cols = stdscr.getmaxyx()
         stdscr.erase()
@@ -247,13 +357,20 @@ class App:
             stdscr.refresh()
             return
         if self.view is not None:
-            self.draw_view(stdscr, rows, cols)
+            self.boundary(lambda: self.draw_view(stdscr, rows, cols), None, None, "drawing the view")
         else:
             self.draw_board(stdscr, rows, cols)
-        self.draw_status(stdscr, cols)
-        self.draw_help_bar(stdscr, rows - 1, cols)
+        self.boundary(lambda: widgets.draw_status(stdscr, 0, cols, self.status_line(cols)), None, None,
+                      "the status line")
+        if self.prompt is not None:
+            widgets.draw_prompt(stdscr, rows - 1, cols, "filter", self.prompt, "Enter apply  Esc cancel")
+        else:
+            current = self.view.spec.key if self.view else None
+            widgets.draw_help_bar(stdscr, rows - 1, cols, self.help_items(cols), current)
+        if self.board.detail is not None:
+            self.boundary(lambda: self.draw_detail(stdscr, rows, cols), None, None, "the detail box")
         if self.show_help:
-            self.draw_help_overlay(stdscr, rows, cols)
+            self.boundary(lambda: self.draw_help_overlay(stdscr, rows, cols), None, None, "the help")
         stdscr.refresh()
         if self.pending_output:
             sys.stdout.write(self.pending_output)
@@ -263,84 +380,151 @@ class App:
     def draw_board(self, stdscr: curses.window, rows: int, cols: int) -> None:
         r = layout.main_board(rows, cols)
         b = self.board
-        focus = b.focus
-        tree, cursor = b.tree_lines(r["tree"].h - 2)
-        pane.box(stdscr, r["tree"], f"Profiles ({len(b.visible_profiles())})", focus == "tree", self.utf8)
-        pane.lines(stdscr, r["tree"], tree, cursor)
-        pane.box(stdscr, r["ipinfo"], "IP info", False, self.utf8)
-        pane.lines(stdscr, r["ipinfo"], b.ipinfo_lines())
-        timeline, tl_cursor = b.timeline_lines(r["timeline"].h - 2)
+        b.tree_height, b.timeline_height = r["tree"].h - 2, r["timeline"].h - 2
+        b.evidence_height = max(r["evidence"].h - 3, 1)
+        g = widgets.glyphs(self.utf8)
+        for name, draw in (("tree", self.draw_tree), ("ipinfo", self.draw_ipinfo),
+                           ("timeline", self.draw_timeline), ("evidence", self.draw_evidence)):
+            self.boundary(lambda d=draw, n=name: d(stdscr, r[n], g), None, None, f"the {name} pane")
+
+    def pane_state(self, name: str) -> tuple[str, str]:
+        p = self.board.panes[name]
+        if self.board.lost and p.status != LOST and name != "tree":
+            return p.status, p.reason
+        return p.status, p.reason
+
+    def draw_tree(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
+        b = self.board
+        rows = b.visible_rows()
+        content = [boardlines.tree_line(b, row, g) for row in rows]
+        status, reason = self.pane_state("tree")
+        if status == READY and not b.rows():
+            content = [line((f"no profile matches the filter '{b.filter_text}'", "dim"))]
+        n = len(b.shown_profiles())
+        title = f"Profiles ({n:,})" if b.names is not None else "Profiles"
+        if b.filter_text:
+            title += f" /{b.filter_text}"
+        if b.names is not None and b.facts is None:
+            title += " marks loading…"
+        if b.lost:
+            status, reason = LOST, b.lost
+        widgets.draw_pane(win, rect, title, b.focus == "tree", self.utf8, content,
+                          b.tree_cursor - b.tree_top, status, reason)
+
+    def draw_ipinfo(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
+        status, reason = self.pane_state("ipinfo")
+        widgets.draw_pane(win, rect, "IP info", False, self.utf8, boardlines.ipinfo_lines(self.board),
+                          None, status, reason)
+
+    def draw_timeline(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
+        b = self.board
+        width = rect.w - 2
+        first = b.timeline_top - b.timeline_offset
+        entries = b.timeline[max(first, 0): max(first, 0) + max(b.timeline_height, 0)] if first >= 0 else ()
+        content = [boardlines.timeline_line(e, g) for e in entries]
+        b.hscroll["timeline"] = clamp_scroll(b.hscroll["timeline"], content, width)
+        content = [shift(ln, b.hscroll["timeline"], g) for ln in content]
+        status, reason = self.pane_state("timeline")
+        if status == READY and b.timeline_total and not content:
+            status = LOADING  # scrolled past the lines held: the next page is on its way
         title = "Timeline"
         if b.selected:
             title += f" {b.selected[0]} {b.selected[1]}"
             if b.timeline_total:
                 title += f" [{b.timeline_cursor + 1}/{b.timeline_total}]"
-        pane.box(stdscr, r["timeline"], title, focus == "timeline", self.utf8)
-        pane.lines(stdscr, r["timeline"], timeline, tl_cursor)
-        pane.box(stdscr, r["evidence"], "Evidence", focus == "evidence", self.utf8)
-        pane.lines(stdscr, r["evidence"], b.evidence_lines(r["evidence"].h - 2))
+        cursor = b.timeline_cursor - b.timeline_top if b.focus == "timeline" and content else None
+        widgets.draw_pane(win, rect, title, b.focus == "timeline", self.utf8, content, cursor, status, reason)
+
+    def draw_evidence(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
+        b = self.board
+        width = rect.w - 2
+        content: list[Line] = []
+        if b.selected and (b.evidence or b.alerts):
+            content = [boardlines.evidence_head(b)]
+            body = [boardlines.evidence_line(e) for e in b.evidence[b.evidence_top: b.evidence_top + b.evidence_height]]
+            b.hscroll["evidence"] = clamp_scroll(b.hscroll["evidence"], body, width)
+            content += [shift(ln, b.hscroll["evidence"], g) for ln in body]
+        cursor = 1 + b.evidence_cursor - b.evidence_top if b.focus == "evidence" and content else None
+        status, reason = self.pane_state("evidence")
+        if not b.selected:
+            status, reason = "empty", ""
+        widgets.draw_pane(win, rect, "Evidence", b.focus == "evidence", self.utf8, content, cursor, status, reason)
+
+    def draw_detail(self, stdscr: curses.window, rows: int, cols: int) -> None:
+        obj = self.board.detail
+        if isinstance(obj, Evidence):
+            title, fields = "Evidence", boardlines.evidence_fields(obj)
+        else:
+            title, fields = "Timeline line", boardlines.timeline_fields(obj)
+        width = min(max(cols - 4, 20), 100) - 2
+        content = widgets.wrap_fields(fields, width)
+        body_h = rows - 5
+        self.detail_top = max(0, min(self.detail_top, len(content) - body_h))
+        widgets.draw_overlay(stdscr, rows, cols, title, content, self.utf8, self.detail_top,
+                             "Esc/Enter close  Up/Down scroll")
 
     def draw_view(self, stdscr: curses.window, rows: int, cols: int) -> None:
         v = self.view
         assert v is not None
         area = layout.view_area(rows, cols)["view"]
         size = Size(area.h - 2, area.w - 2)
-        if v.error is None:
-            page = self.guard(lambda: v.instance.page(v.state, size), None)
-            if page is not None and v.fetched_for != page:
-                v.model = self.guard(lambda: v.instance.fetch(self.data, v.selection, page), None)
-                v.fetched_for = page if v.error is None else None
-        content = [] if v.error else self.guard(lambda: v.instance.render(v.model, size, v.state), []) or []
-        pane.box(stdscr, area, f"{v.spec.key} {v.spec.title}", True, self.utf8)
-        if v.error:
-            content = [line((f"The view {v.spec.name} ({v.spec.dist}) failed: {v.error}", "error")),
-                       line(("Details are in the log file. Esc returns to the main board.", "dim"))]
-        pane.lines(stdscr, area, content)
+        title = f"{v.spec.key} {v.spec.title}"
+        if v.failed:
+            content = wrapped(f"The view {v.spec.name} ({v.spec.dist}) failed: {v.failed}", size.cols, "error")
+            content.append(line(("Details are in the log file. Esc returns to the main board.", "dim")))
+            widgets.draw_pane(stdscr, area, title, True, self.utf8, content)
+            return
+        content = []
+        if v.model is not None or v.status == READY:
+            content = self.boundary(lambda: v.instance.render(v.model, size, v.state), [], v) or []
+            if v.failed:
+                return self.draw_view(stdscr, rows, cols)
+        status = v.status
+        if self.board.lost:
+            status, reason = LOST, self.board.lost
+        else:
+            reason = v.reason or ("loading… (Esc returns to the board)" if status == LOADING else "")
+        widgets.draw_pane(stdscr, area, title, True, self.utf8, content, None,
+                          READY if status == READY else status, reason)
 
-    def draw_status(self, stdscr: curses.window, cols: int) -> None:
+    def status_line(self, cols: int) -> Line:
         b, a = self.board, self.data.analysis
-        left = (f" Kalipso  {self.data.label}  Slips {a.slips_version or '?'} ({a.schema})  "
-                f"{len(b.profiles)} profiles  updated {time.strftime('%H:%M:%S', time.localtime(b.refreshed_at))} ")
-        pane.put(stdscr, 0, 0, left.ljust(cols), cols, "selected")
-        if self.prompt is not None:
-            pane.put(stdscr, 0, len(left) + 1, f" filter: {self.prompt}_ ", cols - len(left) - 1, "key")
-        elif b.error:
-            pane.put(stdscr, 0, len(left) + 1, f" {b.error} ", cols - len(left) - 1, "error")
-        elif b.message:
-            pane.put(stdscr, 0, len(left) + 1, f" {b.message} ", cols - len(left) - 1, "title")
+        items = [widgets.StatusItem(" Kalipso", "selected", 9)]
+        slow = self.loader.slow() if self.loader else None
+        if b.lost:
+            items.append(widgets.StatusItem(f"connection lost, retrying: {b.lost}", "error", 10, True))
+        elif self.problem:
+            items.append(widgets.StatusItem(self.problem, "error", 10, True))
+        elif slow:
+            items.append(widgets.StatusItem(f"Redis slow… reading {slow[0]} for {slow[1]:.0f} s", "warning", 10))
+        if b.message:
+            items.append(widgets.StatusItem(b.message, "title", 8, True))
+        if b.names is not None:
+            n = len(b.names)
+            items.append(widgets.StatusItem(f"{n:,} profile{'s' if n != 1 else ''}", "selected", 6))
+        if b.names is not None and b.facts is None and not b.lost:
+            items.append(widgets.StatusItem("marks loading…", "selected", 7))
+        items.append(widgets.StatusItem(f"Slips {a.slips_version or '?'} ({a.schema})", "selected", 4))
+        items.append(widgets.StatusItem(self.data.label, "selected", 2, True))
+        if b.refreshed_at:
+            when = time.strftime("%H:%M:%S", time.localtime(b.refreshed_at))
+            items.append(widgets.StatusItem(f"updated {when}", "selected", 1))
+        return widgets.status_line(items, cols)
 
-    def help_items(self, cols: int) -> list[tuple[str | None, str]]:
-        """(key, name) items of the help bar, names shortened until every key fits."""
+    def help_items(self, cols: int) -> list[tuple[str, str]]:
         taken = {v.key for v in self.registry.views}
         views = [(v.key, v.name) for v in self.registry.views]
-        board = [(keymap.key_label(keymap.key_for(b, taken) or b.keys[0]), b.command)
+        board = [(keymap.key_label(keymap.key_for(b, taken) or b.keys[0]), b.bar_label)
                  for b in keymap.MAIN_BOARD if b.in_bar]
-        essential = [item for item in board if item[1] in ("help", "quit")]
-        levels = ([(k, n) for k, n in views] + board, [(k, n[:9]) for k, n in views] + board,
-                  [(k, n[:9]) for k, n in views] + essential, [(k, "") for k, _ in views] + essential)
-        for level in levels:
-            items = [(None, "main")] + level
-            if sum(len(k or "") + len(n) + 2 for k, n in items) <= cols:
-                break
-        return items
-
-    def draw_help_bar(self, stdscr: curses.window, y: int, cols: int) -> None:
-        x = 0
-        current = self.view.spec.key if self.view else None
-        for key, name in self.help_items(cols):
-            style = "help_current" if key == current else "normal"
-            if key:
-                x += pane.put(stdscr, y, x, key, cols - x, "key" if style == "normal" else style)
-                if name:
-                    x += pane.put(stdscr, y, x, f":{name}", cols - x, style)
-            else:
-                x += pane.put(stdscr, y, x, name, cols - x, style)
-            x += pane.put(stdscr, y, x, " ", cols - x)
-            if x >= cols:
-                break
+        return widgets.help_items(views, board, {"help", "quit"}, cols)
 
     def draw_help_overlay(self, stdscr: curses.window, rows: int, cols: int) -> None:
-        content = [line(("Keys of the main board", "title"))]
+        content = []
+        if self.view is not None and self.view.instance is not None and getattr(self.view.instance, "keys", ()):
+            content.append(line((f"Keys of the view {self.view.spec.name}", "title")))
+            for vk in self.view.instance.keys:
+                content.append(line((f"{keymap.key_label(vk.key):<12}", "key"), vk.help))
+        content.append(line(("Keys of the main board", "title")))
         taken = {v.key for v in self.registry.views}
         for b in keymap.MAIN_BOARD:
             keys = " / ".join(dict.fromkeys(keymap.key_label(k) for k in b.keys if k not in taken))
@@ -350,8 +534,27 @@ class App:
             content.append(line((f"{v.key:<26}", "key"), f"{v.title} ({v.name}, {v.dist})"))
         for f in self.registry.failures:
             content.append(line((f"{'!':<26}", "error"), f"{f.name} failed to load: {f.error}"))
-        content.append(line(("any key closes this help", "dim")))
-        h, w = min(len(content) + 2, rows - 2), min(90, cols - 4)
-        rect = layout.Rect(1, (cols - w) // 2, h, w)
-        pane.box(stdscr, rect, "Help", True, self.utf8)
-        pane.lines(stdscr, rect, content)
+        widgets.draw_overlay(stdscr, rows, cols, "Help", content, self.utf8, 0, "any key closes this help")
+
+
+def clamp_scroll(offset: int, content: list[Line], width: int) -> int:
+    """Horizontal scroll stops where the longest line's end reaches the pane's right edge."""
+    longest = max((sum(len(s.text) for s in ln) for ln in content), default=0)
+    return max(0, min(offset, longest - width))
+
+
+def shift(ln: Line, columns: int, g: dict[str, str]) -> Line:
+    """The line scrolled ``columns`` characters to the left (horizontal scrolling)."""
+    if columns <= 0:
+        return ln
+    out, skip = [], columns
+    for seg in ln:
+        if skip >= len(seg.text):
+            skip -= len(seg.text)
+            continue
+        out.append(type(seg)(seg.text[skip:], seg.style))
+        skip = 0
+    return tuple(out)
+
+
+__all__ = ["App", "UNAVAILABLE"]

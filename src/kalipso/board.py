@@ -1,31 +1,38 @@
-"""The main board's state and the lines of its panes. Pure: data in, lines out; no curses.
+"""The main board's state: what is selected, expanded and scrolled, and what each pane holds.
 
-The app feeds it commands (from the key table) and pane sizes; the UI paints what it returns.
-All reads go through SlipsData and are limited to what is visible.
+Plain Python: no curses, no Redis. The board says which reads it wants (``wants``), the app
+hands them to the loader, and the answers come back through ``apply``. It never reads data
+itself, so a key is handled in microseconds whatever the database does. Every pane is in one
+state: loading, ready, empty, unavailable (reason) or lost (connection).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from kalipso.data import ConnectionLost, SlipsData
-from kalipso.data.models import Evidence, IPInfo, Profile, TimelineEntry, TimeWindow, threat_rank
+from kalipso.data import tree as datatree
+from kalipso.data.models import Evidence, IPInfo, TimelineEntry, TimeWindow
 from kalipso.data.parse import timewindow_number
-from kalipso.text import format_ts
-from kalipso.views.base import Line, line
+from kalipso.loader import EMPTY, LOADING, LOST, READY, UNAVAILABLE, Request, Result
+from kalipso.order import ip_sort_key, threat_order
 
 FOCUS_ORDER = ("tree", "timeline", "evidence")
+PING_SECONDS = 2.0  # how often a lost connection is tried again
+WINDOW_CACHE = 64  # time-window lists kept for profiles that are not expanded
 
 
-def ip_sort_key(ip: str) -> tuple:
-    """Numeric order, IPv4 before IPv6, anything unparsable last."""
-    try:
-        addr = ipaddress.ip_address(ip)
-        return (addr.version, int(addr), ip)
-    except ValueError:
-        return (9, 0, ip)
+@dataclass
+class Pane:
+    """The state of one pane; ``reason`` says why it is empty, unavailable or lost."""
+
+    status: str = LOADING
+    reason: str = ""
+
+    def set(self, status: str, reason: str = "") -> None:
+        self.status, self.reason = status, reason
 
 
 @dataclass(frozen=True)
@@ -34,128 +41,320 @@ class TreeRow:
     tw: str | None  # None for the profile row itself
 
 
+COMMANDS: dict[str, Callable[[Board, int], None]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[Board, int], None]], Callable[[Board, int], None]]:
+    """Register a board method as the handler of a key-table command."""
+
+    def register(fn: Callable[[Board, int], None]) -> Callable[[Board, int], None]:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
 @dataclass
 class Board:
-    data: SlipsData
-    profiles: list[Profile] = field(default_factory=list)
+    sort_by_threat: bool = True
+    # the tree: names in IP order and in threat order (both sorted by the loader)
+    names: list[str] | None = None
+    threat_names: list[str] | None = None
+    details: dict[str, tuple[int, datatree.ProfileDetail]] = field(default_factory=dict)
+    facts: datatree.TreeFacts | None = None
+    windows: dict[str, tuple[int, tuple[TimeWindow, ...]]] = field(default_factory=dict)
     expanded: set[str] = field(default_factory=set)
-    sort_by_threat: bool = False
     filter_text: str = ""
     tree_cursor: int = 0
     tree_top: int = 0
+    tree_height: int = 20
     focus: str = "tree"
+    # the selected time window
     selected: tuple[str, str] | None = None
     timeline: tuple[TimelineEntry, ...] = ()
+    timeline_offset: int = 0  # index of timeline[0] in the whole timeline
     timeline_total: int = 0
     timeline_top: int = 0
     timeline_cursor: int = 0
     timeline_height: int = 20
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: tuple[Evidence, ...] = ()
+    alerts: tuple[Any, ...] = ()
+    evidence_cursor: int = 0
     evidence_top: int = 0
-    hscroll: int = 0  # horizontal scroll of the timeline and evidence lines
+    evidence_height: int = 5
+    hscroll: dict[str, int] = field(default_factory=lambda: {"timeline": 0, "evidence": 0})
     ip_info: IPInfo | None = None
-    error: str | None = None
+    detail: TimelineEntry | Evidence | None = None  # what the detail box shows
+    panes: dict[str, Pane] = field(default_factory=lambda: {
+        "tree": Pane(), "timeline": Pane(EMPTY, "select a time window in the tree (Enter)"),
+        "evidence": Pane(EMPTY, ""), "ipinfo": Pane(EMPTY, "no IP selected")})
+    # bookkeeping: generation of the data (a refresh bumps it) and what was asked
+    gen: int = 0
+    names_gen: int = -1
+    facts_gen: int = -1
+    facts_seconds: float = 0.0
+    asked: dict[str, Any] = field(default_factory=dict)
+    lost: str | None = None
+    last_ping: float = 0.0
     message: str = ""
     refreshed_at: float = 0.0
-    # memo of the visible tree: rebuilt only when profiles, filter, sort or expansion change
+    pending_jump: TreeRow | None = None
     _memo_key: tuple | None = field(default=None, repr=False)
-    _memo: tuple[list[Profile], list[TreeRow]] = field(default=([], []), repr=False)
-    _by_ip: dict[str, Profile] = field(default_factory=dict, repr=False)
-    # time windows of the profiles that were opened: the tree reads them only on demand
-    _windows: dict[str, tuple[TimeWindow, ...]] = field(default_factory=dict, repr=False)
+    _memo: tuple[list[str], list[TreeRow]] = field(default=([], []), repr=False)
 
-    # ------------------------------------------------------------------ loading
-    def reload(self) -> None:
-        """Re-read profiles (and the open time window) keeping selection and scroll position."""
-        current = self.current_row()
-        try:
-            self.profiles = self.data.profiles(timewindows=False)
-            self._by_ip = {p.ip: p for p in self.profiles}
-            wanted = set(self.expanded) | ({self.selected[0]} if self.selected else set())
-            self._windows = {ip: self.data.timewindows(ip) for ip in wanted if ip in self._by_ip}
-            if self.selected:
-                self._load_timewindow(keep_position=True)
-            self.error = None
-        except ConnectionLost as exc:
-            self.error = str(exc)
+    # ================================================================ reads
+    def wants(self, now: float | None = None) -> list[Request]:
+        """The reads the board needs now. The app submits those whose key changed."""
+        now = time.monotonic() if now is None else now
+        if self.lost:
+            if now - self.last_ping < PING_SECONDS:
+                return []
+            self.last_ping = now
+            return [Request("ping", ("ping", now), lambda d: d.ping(), "bg", 0, "reconnect")]
+        out: list[Request] = []
+        if self.names_gen < self.gen:
+            gen = self.gen
+            out.append(Request("names", ("names", gen), _sorted_names, "bg", 0, "profiles"))
+        if self.names is not None and self.facts_gen < self.names_gen:
+            names, gen = self.names, self.names_gen
+            out.append(Request("facts", ("facts", gen), lambda d: _facts(d, names), "bg", 1,
+                               "malicious marks and threat levels"))
+        if self.names is not None:
+            missing = [r.ip for r in self.visible_rows() if r.tw is None and self._stale(self.details.get(r.ip))]
+            if missing:
+                out.append(Request("details", ("details", tuple(missing), self.gen),
+                                   lambda d, ips=missing: datatree.profile_details(d, ips), "fg", 4, "profile details"))
+        for ip in sorted(self.expanded | ({self.selected[0]} if self.selected else set())):
+            if self._stale(self.windows.get(ip)):
+                out.append(Request(f"windows:{ip}", (ip, self.gen), lambda d, ip=ip: d.timewindows(ip), "fg", 3,
+                                   f"time windows of {ip}"))
+        if self.selected:
+            ip, tw = self.selected
+            start, length = self._timeline_page()
+            out.append(Request("timeline", (ip, tw, start, length, self.gen),
+                               lambda d: d.timeline(ip, tw, start, length), "fg", 0, "timeline"))
+            out.append(Request("evidence", (ip, tw, self.gen),
+                               lambda d: (tuple(d.evidence(ip, tw)), tuple(d.alerts(ip, tw))), "fg", 1, "evidence"))
+        focused = self.focused_ip()
+        if focused:
+            out.append(Request("ipinfo", (focused, self.gen), lambda d: d.ip_info(focused), "fg", 2, "IP info"))
+        return out
+
+    def _stale(self, entry: tuple[int, Any] | None) -> bool:
+        return entry is None or entry[0] < self.gen
+
+    def _timeline_page(self) -> tuple[int, int]:
+        """The slice of the timeline to hold: the visible lines plus a screen above and below."""
+        h = max(self.timeline_height, 1)
+        lo, hi = self.timeline_offset, self.timeline_offset + len(self.timeline)
+        if self.timeline and lo <= self.timeline_top and self.timeline_top + h <= hi:
+            return self.asked.get("timeline", (None, None, lo, hi - lo))[2:4]
+        return max(self.timeline_top - h, 0), 3 * h
+
+    def refresh(self) -> None:
+        """Ask for everything again (the loader reads it in the background)."""
+        self.gen += 1
+
+    def apply(self, result: Result) -> None:
+        """Take in one loader result; results for a selection the user has left are dropped."""
+        slot = result.slot
+        if result.problem is not None and result.problem.state == LOST:
+            if not self.lost:
+                self.message = ""
+            self.lost = result.problem.reason
+            self.last_ping = time.monotonic()
+            for name in self._panes_of(slot):
+                self.panes[name].set(LOST, result.problem.reason)
             return
+        if slot == "ping":
+            if result.problem is None and result.failure is None:
+                self.lost = None
+                self.message = "connection restored"
+                self.gen += 1
+            return
+        if slot.startswith("windows:"):
+            self._apply_windows(slot[len("windows:"):], result)
+            return
+        handler = getattr(self, f"_apply_{slot}", None)
+        if handler is not None:
+            handler(result)
+
+    def _panes_of(self, slot: str) -> tuple[str, ...]:
+        return {"names": ("tree",), "timeline": ("timeline",), "evidence": ("evidence",),
+                "ipinfo": ("ipinfo",)}.get(slot, ())
+
+    def _problem(self, result: Result, pane: str) -> bool:
+        """Set the pane's state from a failed result; True when the result carried no data."""
+        if result.problem is not None:
+            self.panes[pane].set(UNAVAILABLE, result.problem.reason)
+            return True
+        if result.failure is not None:
+            self.panes[pane].set(UNAVAILABLE, f"could not be read ({result.failure}); see the log")
+            return True
+        return False
+
+    def _apply_names(self, result: Result) -> None:
+        gen = result.key[1]
+        if self._problem(result, "tree"):
+            self.names_gen = gen  # tried; a refresh tries again
+            return
+        current = self.current_row()
+        self.names, self.names_gen = result.value, gen
         self.refreshed_at = time.time()
-        rows = self.rows()
-        if current in rows:
-            self.tree_cursor = rows.index(current)
-        self.tree_cursor = min(self.tree_cursor, max(len(rows) - 1, 0))
-        self._update_ip_info(force=True)
+        if self.facts is not None:
+            self.threat_names = threat_order(self.names, self.facts)
+        if self.names:
+            self.panes["tree"].set(READY)
+        else:
+            self.panes["tree"].set(EMPTY, "waiting for Slips… (no profiles yet)")
+        self._keep_row(current)
 
-    def _load_timewindow(self, keep_position: bool = False) -> None:
-        assert self.selected
-        ip, tw = self.selected
-        if not keep_position:
-            self.timeline_top = self.timeline_cursor = self.evidence_top = 0
-        self._load_timeline_page()
-        self.evidence = self.data.evidence(ip, tw)
+    def _apply_facts(self, result: Result) -> None:
+        gen = result.key[1]
+        self.facts_gen = gen
+        if result.value is None:
+            self._problem(result, "tree")
+            return
+        current = self.current_row()
+        self.facts, self.threat_names = result.value
+        self.facts_seconds = result.seconds
+        self._keep_row(current)
+        if self.pending_jump is None and self.message.startswith("malicious marks are still loading"):
+            self.message = ""
 
-    def _load_timeline_page(self) -> None:
-        assert self.selected
-        page = self.data.timeline(*self.selected, self.timeline_top, max(self.timeline_height, 1))
-        self.timeline, self.timeline_total = page.items, page.total
+    def _apply_details(self, result: Result) -> None:
+        if result.value:
+            gen = result.key[2]
+            self.details.update({ip: (gen, d) for ip, d in result.value.items()})
+
+    def _apply_windows(self, ip: str, result: Result) -> None:
+        gen = result.key[1]
+        if result.value is None:
+            self.windows[ip] = (gen, ())
+            if result.problem is not None:
+                self.message = result.problem.reason
+            return
+        current = self.current_row()
+        self.windows[ip] = (gen, result.value)
+        if len(self.windows) > WINDOW_CACHE:
+            for old in [k for k in self.windows if k not in self.expanded][: len(self.windows) - WINDOW_CACHE]:
+                del self.windows[old]
+        if self.pending_jump and self.pending_jump.ip == ip:
+            target, self.pending_jump = self.pending_jump, None
+            self._keep_row(target)
+        else:
+            self._keep_row(current)
+
+    def _apply_timeline(self, result: Result) -> None:
+        ip, tw, start, _, _ = result.key
+        if (ip, tw) != self.selected or result.key != self.asked.get("timeline"):
+            return
+        if self._problem(result, "timeline"):
+            return
+        page = result.value
+        self.timeline, self.timeline_offset, self.timeline_total = page.items, page.offset, page.total
         if self.timeline_total and self.timeline_cursor >= self.timeline_total:
             self.timeline_cursor = self.timeline_total - 1
+        self.panes["timeline"].set(READY if page.total else EMPTY, "this time window has no timeline lines")
 
-    def _update_ip_info(self, force: bool = False) -> None:
-        """Show the focused IP's info; read it again only for another IP, or when forced
-        (a refresh), not on every cursor move."""
-        ip = self.focused_ip()
-        if not force and self.ip_info is not None and self.ip_info.ip == ip:
+    def _apply_evidence(self, result: Result) -> None:
+        if result.key[:2] != self.selected:
             return
-        try:
-            self.ip_info = self.data.ip_info(ip) if ip else None
-        except ConnectionLost as exc:
-            self.error = str(exc)
+        if self._problem(result, "evidence"):
+            return
+        self.evidence, self.alerts = result.value
+        self.evidence_cursor = min(self.evidence_cursor, max(len(self.evidence) - 1, 0))
+        self.panes["evidence"].set(READY if self.evidence or self.alerts else EMPTY,
+                                   "no evidence in this time window")
 
-    # -------------------------------------------------------------------- tree
-    def _tree(self) -> tuple[list[Profile], list[TreeRow]]:
-        key = (id(self.profiles), self.filter_text, self.sort_by_threat, frozenset(self.expanded))
+    def _apply_ipinfo(self, result: Result) -> None:
+        if result.key[0] != self.focused_ip():
+            return
+        if self._problem(result, "ipinfo"):
+            return
+        self.ip_info = result.value
+        self.panes["ipinfo"].set(READY)
+
+    # ================================================================= tree
+    def order(self) -> list[str]:
+        """Profile IPs in the current sort order (IP order until the threat facts are loaded)."""
+        if self.sort_by_threat and self.threat_names is not None:
+            return self.threat_names
+        return self.names or []
+
+    def host_name(self, ip: str) -> str | None:
+        detail = self.details.get(ip)
+        if detail and detail[1].host_name:
+            return detail[1].host_name
+        return self.facts.host_names.get(ip) if self.facts else None
+
+    def marks(self, ip: str) -> dict[str, int]:
+        return self.facts.marks.get(ip, {}) if self.facts else {}
+
+    def profile_windows(self, ip: str) -> tuple[TimeWindow, ...] | None:
+        entry = self.windows.get(ip)
+        return entry[1] if entry else None
+
+    def window(self, ip: str, name: str) -> TimeWindow | None:
+        return next((tw for tw in self.profile_windows(ip) or () if tw.name == name), None)
+
+    def malicious(self, ip: str) -> bool:
+        if self.marks(ip):
+            return True
+        return any(tw.malicious for tw in self.profile_windows(ip) or ())
+
+    def _tree(self) -> tuple[list[str], list[TreeRow]]:
+        windows_key = tuple((ip, id(self.windows.get(ip))) for ip in sorted(self.expanded))
+        key = (id(self.order()), len(self.order()), self.filter_text, frozenset(self.expanded), windows_key,
+               id(self.facts))
         if key != self._memo_key:
             needle = self.filter_text.lower()
-            shown = [p for p in self.profiles
-                     if not needle or needle in p.ip.lower() or needle in (p.host_name or "").lower()]
-            if self.sort_by_threat:
-                shown.sort(key=lambda p: (not p.malicious, -threat_rank(p.threat_level), ip_sort_key(p.ip)))
-            else:
-                shown.sort(key=lambda p: ip_sort_key(p.ip))
-            rows = []
-            for p in shown:
-                rows.append(TreeRow(p.ip, None))
-                if p.ip in self.expanded:
-                    rows.extend(TreeRow(p.ip, tw.name) for tw in self.windows(p.ip))
+            shown = [ip for ip in self.order()
+                     if not needle or needle in ip.lower() or needle in (self.host_name(ip) or "").lower()]
+            rows: list[TreeRow] = []
+            for ip in shown:
+                rows.append(TreeRow(ip, None))
+                if ip in self.expanded:
+                    rows.extend(TreeRow(ip, tw.name) for tw in self.profile_windows(ip) or ())
             self._memo_key, self._memo = key, (shown, rows)
         return self._memo
 
-    def visible_profiles(self) -> list[Profile]:
+    def shown_profiles(self) -> list[str]:
         return self._tree()[0]
 
     def rows(self) -> list[TreeRow]:
         return self._tree()[1]
 
+    def visible_rows(self) -> list[TreeRow]:
+        rows = self.rows()
+        self._scroll_tree(len(rows))
+        return rows[self.tree_top: self.tree_top + max(self.tree_height, 1)]
+
+    def _scroll_tree(self, n: int) -> None:
+        self.tree_cursor = max(0, min(self.tree_cursor, n - 1))
+        h = max(self.tree_height, 1)
+        if self.tree_cursor < self.tree_top:
+            self.tree_top = self.tree_cursor
+        elif self.tree_cursor >= self.tree_top + h:
+            self.tree_top = self.tree_cursor - h + 1
+        self.tree_top = max(0, min(self.tree_top, max(n - h, 0)))
+
     def current_row(self) -> TreeRow | None:
         rows = self.rows()
         return rows[self.tree_cursor] if 0 <= self.tree_cursor < len(rows) else None
 
-    def profile(self, ip: str) -> Profile | None:
-        return self._by_ip.get(ip)
-
-    def windows(self, ip: str) -> tuple[TimeWindow, ...]:
-        """The time windows of a profile, read once when first needed."""
-        if ip not in self._windows:
-            self._windows[ip] = self.data.timewindows(ip)
-        return self._windows[ip]
-
-    def window(self, ip: str, name: str) -> TimeWindow | None:
-        return next((tw for tw in self.windows(ip) if tw.name == name), None)
+    def _keep_row(self, row: TreeRow | None) -> None:
+        """Put the cursor back on ``row`` after the rows changed (refresh, sort, filter)."""
+        rows = self.rows()
+        if row is not None and row in rows:
+            self.tree_cursor = rows.index(row)
+        elif row is not None and TreeRow(row.ip, None) in rows:
+            self.tree_cursor = rows.index(TreeRow(row.ip, None))
+        self.tree_cursor = max(0, min(self.tree_cursor, len(rows) - 1))
 
     def focused_ip(self) -> str | None:
-        """The IP whose info the IP box shows: the timeline line's peer, or the tree's profile."""
-        if self.focus == "timeline" and self.timeline:
+        """The IP the IP box shows: the timeline line's peer, or the tree's profile."""
+        if self.focus == "timeline":
             entry = self.timeline_entry()
             if entry and entry.peer:
                 return entry.peer
@@ -163,69 +362,73 @@ class Board:
         return row.ip if row else None
 
     def timeline_entry(self) -> TimelineEntry | None:
-        i = self.timeline_cursor - self.timeline_top
+        i = self.timeline_cursor - self.timeline_offset
         return self.timeline[i] if 0 <= i < len(self.timeline) else None
 
-    # ---------------------------------------------------------------- commands
-    def command(self, name: str, page_rows: int = 10) -> None:
-        """Apply a key-table command to the board."""
-        try:
-            handler = getattr(self, f"cmd_{name}", None)
-            if handler:
-                handler(page_rows)
-        except ConnectionLost as exc:
-            self.error = str(exc)
+    # ============================================================= commands
+    def run(self, name: str, page_rows: int) -> None:
+        COMMANDS[name](self, page_rows)
 
-    def cmd_focus_next(self, _: int) -> None:
+    @command("focus_next")
+    def focus_next(self, _: int) -> None:
         self.focus = FOCUS_ORDER[(FOCUS_ORDER.index(self.focus) + 1) % len(FOCUS_ORDER)]
-        self._update_ip_info()
 
-    def cmd_focus_prev(self, _: int) -> None:
+    @command("focus_prev")
+    def focus_prev(self, _: int) -> None:
         self.focus = FOCUS_ORDER[(FOCUS_ORDER.index(self.focus) - 1) % len(FOCUS_ORDER)]
-        self._update_ip_info()
 
-    def _move(self, delta: int | None, absolute: int | None = None) -> None:
+    def _move(self, delta: int, absolute: int | None = None) -> None:
         if self.focus == "tree":
             n = len(self.rows())
-            target = absolute if absolute is not None else self.tree_cursor + (delta or 0)
-            self.tree_cursor = max(0, min(target, n - 1))
+            self.tree_cursor = max(0, min(absolute if absolute is not None else self.tree_cursor + delta, n - 1))
         elif self.focus == "timeline":
-            target = absolute if absolute is not None else self.timeline_cursor + (delta or 0)
+            target = absolute if absolute is not None else self.timeline_cursor + delta
             self.timeline_cursor = max(0, min(target, self.timeline_total - 1))
-            height = max(self.timeline_height, 1)
-            top = min(self.timeline_top, self.timeline_cursor)
-            top = max(top, self.timeline_cursor - height + 1)
-            if top != self.timeline_top and self.selected:
-                self.timeline_top = top
-                self._load_timeline_page()
+            h = max(self.timeline_height, 1)
+            self.timeline_top = max(min(self.timeline_top, self.timeline_cursor), self.timeline_cursor - h + 1, 0)
         else:
-            target = absolute if absolute is not None else self.evidence_top + (delta or 0)
-            self.evidence_top = max(0, min(target, len(self.evidence) - 1))
-        self._update_ip_info()
+            n = self.evidence_rows()
+            self.evidence_cursor = max(0, min(absolute if absolute is not None else self.evidence_cursor + delta,
+                                              n - 1))
+            h = max(self.evidence_height, 1)
+            self.evidence_top = max(min(self.evidence_top, self.evidence_cursor), self.evidence_cursor - h + 1, 0)
 
-    def cmd_up(self, _: int) -> None:
+    def evidence_rows(self) -> int:
+        return len(self.evidence)
+
+    @command("up")
+    def up(self, _: int) -> None:
         self._move(-1)
 
-    def cmd_down(self, _: int) -> None:
+    @command("down")
+    def down(self, _: int) -> None:
         self._move(1)
 
-    def cmd_page_up(self, rows: int) -> None:
+    @command("page_up")
+    def page_up(self, rows: int) -> None:
         self._move(-rows)
 
-    def cmd_page_down(self, rows: int) -> None:
+    @command("page_down")
+    def page_down(self, rows: int) -> None:
         self._move(rows)
 
-    def cmd_home(self, _: int) -> None:
-        self._move(None, 0)
+    @command("home")
+    def home(self, _: int) -> None:
+        self._move(0, 0)
 
-    def cmd_end(self, _: int) -> None:
-        last = {"tree": len(self.rows()), "timeline": self.timeline_total,
-                "evidence": len(self.evidence)}[self.focus] - 1
-        self._move(None, max(last, 0))
+    @command("end")
+    def end(self, _: int) -> None:
+        last = {"tree": len(self.rows()), "timeline": self.timeline_total, "evidence": self.evidence_rows()}
+        self._move(0, max(last[self.focus] - 1, 0))
 
-    def cmd_open(self, _: int) -> None:
-        if self.focus != "tree":
-            self._update_ip_info()
+    @command("open")
+    def open(self, _: int) -> None:
+        if self.focus == "timeline":
+            self.detail = self.timeline_entry()
+            return
+        if self.focus == "evidence":
+            if 0 <= self.evidence_cursor < len(self.evidence):
+                self.detail = self.evidence[self.evidence_cursor]
             return
         row = self.current_row()
         if row is None:
@@ -235,79 +438,80 @@ class Board:
         else:
             self.select_timewindow(row.ip, row.tw)
 
+    @command("right")
+    def right(self, page: int) -> None:
+        if self.focus == "tree":
+            row = self.current_row()
+            if row and row.tw is None and row.ip not in self.expanded:
+                self.expanded.add(row.ip)
+            elif row and row.tw is not None:
+                self.select_timewindow(row.ip, row.tw)
+        else:
+            self.hscroll[self.focus] += 8  # the app stops it at the longest line
+
+    @command("left")
+    def left(self, _: int) -> None:
+        if self.focus == "tree":
+            row = self.current_row()
+            if row:
+                self.expanded.discard(row.ip)
+                self._keep_row(TreeRow(row.ip, None))
+        else:
+            self.hscroll[self.focus] = max(self.hscroll[self.focus] - 8, 0)
+
+    def select_timewindow(self, ip: str, tw: str) -> None:
+        if self.selected != (ip, tw):
+            self.selected = (ip, tw)
+            self.timeline, self.timeline_total, self.timeline_offset = (), 0, 0
+            self.timeline_top = self.timeline_cursor = self.evidence_cursor = self.evidence_top = 0
+            self.evidence, self.alerts = (), ()
+            self.hscroll = {"timeline": 0, "evidence": 0}
+            self.panes["timeline"].set(LOADING)
+            self.panes["evidence"].set(LOADING)
+
     def click_tree(self, index: int) -> None:
-        """A click on the index-th visible tree row: move there and open it."""
         rows = self.rows()
         if 0 <= self.tree_top + index < len(rows):
             self.focus = "tree"
             self.tree_cursor = self.tree_top + index
-            self.cmd_open(0)
-            self._update_ip_info()
+            self.open(0)
 
     def click_timeline(self, index: int) -> None:
-        """A click on the index-th visible timeline line: select it; the IP box follows."""
         if 0 <= self.timeline_top + index < self.timeline_total:
             self.focus = "timeline"
             self.timeline_cursor = self.timeline_top + index
-            self._update_ip_info()
 
-    def cmd_right(self, page: int) -> None:
-        if self.focus == "tree":
-            self.cmd_open(page)
-        else:
-            self.hscroll += 20
-
-    def cmd_left(self, page: int) -> None:
-        if self.focus == "tree":
-            self.cmd_close(page)
-        else:
-            self.hscroll = max(self.hscroll - 20, 0)
-
-    def cmd_close(self, _: int) -> None:
+    @command("sort")
+    def sort(self, _: int) -> None:
         row = self.current_row()
-        if self.focus == "tree" and row:
-            self.expanded.discard(row.ip)
-            self.tree_cursor = self.rows().index(TreeRow(row.ip, None))
-
-    def select_timewindow(self, ip: str, tw: str) -> None:
-        self.selected = (ip, tw)
-        self.hscroll = 0
-        self._load_timewindow()
-        self._update_ip_info()
-        self.message = f"{ip} {tw}: {self.timeline_total} timeline lines, {len(self.evidence)} evidence"
-
-    def cmd_sort(self, _: int) -> None:
         self.sort_by_threat = not self.sort_by_threat
-        self._keep_row(self.current_row())
-        self._update_ip_info()
-        self.message = "profiles sorted by " + ("threat" if self.sort_by_threat else "IP")
-
-    def _keep_row(self, row: TreeRow | None) -> None:
-        rows = self.rows()
-        self.tree_cursor = rows.index(row) if row in rows else min(self.tree_cursor, max(len(rows) - 1, 0))
+        self._keep_row(row)
+        if self.sort_by_threat and self.facts is None:
+            self.message = "profiles will sort by threat when the malicious marks are loaded…"
+        else:
+            self.message = "profiles sorted by " + ("threat" if self.sort_by_threat else "IP")
 
     def set_filter(self, text: str) -> None:
         row = self.current_row()
         self.filter_text = text
         self._keep_row(row)
-        shown = len(self.visible_profiles())
-        self.message = f"filter '{text}': {shown} profiles" if text else "filter cleared"
-        self._update_ip_info()
+        n = len(self.shown_profiles())
+        self.message = (f"filter '{text}': {n} profile{'s' if n != 1 else ''}" if text else "filter cleared")
 
     def _jump_malicious(self, step: int) -> None:
-        """Select the next (step 1) or previous (-1) malicious time window in tree order.
-
-        Only the marks are needed to find it (windows of a profile are ordered by number), so
-        a jump reads the windows of the target profile alone."""
-        profiles = self.visible_profiles()
-        targets = sorted((((pi, timewindow_number(name) or 0), TreeRow(p.ip, name))
-                          for pi, p in enumerate(profiles) for name in p.malicious_timewindows),
-                         key=lambda t: t[0])
+        """Select the next (1) or previous (-1) malicious time window in tree order."""
+        if self.facts is None:
+            self.message = "malicious marks are still loading…"
+            return
+        shown = self.shown_profiles()
+        targets = sorted(((pi, timewindow_number(tw) or 0), TreeRow(ip, tw))
+                         for pi, ip in enumerate(shown) for tw in self.marks(ip))
         if not targets:
-            self.message = "no malicious time window"
+            self.message = "no malicious time window" + (" matches the filter" if self.filter_text else "")
             return
         row = self.current_row()
-        pi = next((i for i, p in enumerate(profiles) if row and p.ip == row.ip), -1)
+        index = {ip: i for i, ip in enumerate(shown)} if row else {}
+        pi = index.get(row.ip, -1) if row else -1
         here = (pi, timewindow_number(row.tw) or 0) if row and row.tw else (pi, float("-inf"))
         if step > 0:
             target = next((t for pos, t in targets if pos > here), targets[0][1])
@@ -315,143 +519,32 @@ class Board:
             target = next((t for pos, t in reversed(targets) if pos < here), targets[-1][1])
         self.expanded.add(target.ip)
         self.focus = "tree"
-        rows = self.rows()
-        if target in rows:
-            self.tree_cursor = rows.index(target)
-            self.select_timewindow(target.ip, target.tw or "")
+        self.select_timewindow(target.ip, target.tw or "")
+        if target in self.rows():
+            self._keep_row(target)
         else:
-            self.message = f"{target.ip} {target.tw} is no longer in the database"
+            self._keep_row(TreeRow(target.ip, None))
+            self.pending_jump = target  # the cursor moves there when the windows arrive
 
-    def cmd_next_malicious(self, _: int) -> None:
+    @command("next_malicious")
+    def next_malicious(self, _: int) -> None:
         self._jump_malicious(1)
 
-    def cmd_prev_malicious(self, _: int) -> None:
+    @command("prev_malicious")
+    def prev_malicious(self, _: int) -> None:
         self._jump_malicious(-1)
 
-    def cmd_refresh(self, _: int) -> None:
-        self.reload()
-        self.message = "refreshed" if not self.error else ""
-
-    # ------------------------------------------------------------------- lines
-    def tree_lines(self, height: int) -> tuple[list[Line], int]:
-        """Visible tree lines and the index of the cursor among them."""
-        rows = self.rows()
-        if self.tree_cursor < self.tree_top:
-            self.tree_top = self.tree_cursor
-        elif self.tree_cursor >= self.tree_top + height:
-            self.tree_top = self.tree_cursor - height + 1
-        out: list[Line] = []
-        for row in rows[self.tree_top: self.tree_top + height]:
-            p = self.profile(row.ip)
-            if p is None:
-                continue
-            if row.tw is None:
-                mark = "!" if p.malicious else " "
-                sign = "-" if p.ip in self.expanded else "+"
-                label = p.ip + (f" {p.host_name}" if p.host_name else "")
-                out.append(line((f"{sign}{mark}", "malicious" if p.malicious else "dim"),
-                                (label, "malicious" if p.malicious else "normal")))
-            else:
-                tw = self.window(row.ip, row.tw)
-                if tw is None:
-                    continue
-                current = self.selected == (row.ip, row.tw)
-                mark = "!" if tw.malicious else ("●" if current else " ")
-                style = "malicious" if tw.malicious else ("title" if current else "normal")
-                out.append(line(f"  {mark}", (f"{tw.name} ", style),
-                                (format_ts(tw.start, "%m-%d %H:%M"), "dim")))
-        if not rows:
-            out.append(line(("no profiles" + (" match the filter" if self.filter_text else ""), "dim")))
-        return out, self.tree_cursor - self.tree_top
-
-    def timeline_lines(self, height: int) -> tuple[list[Line], int | None]:
-        self.timeline_height = height
-        if not self.selected:
-            return [line(("select a time window in the tree (Enter)", "dim"))], None
-        if not self.timeline:
-            return [line(("this time window has no timeline lines", "dim"))], None
-        out = [shift(timeline_line(e), self.hscroll) for e in self.timeline[:height]]
-        cursor = self.timeline_cursor - self.timeline_top if self.focus == "timeline" else None
-        return out, cursor
-
-    def evidence_lines(self, height: int) -> list[Line]:
-        if not self.selected:
-            return []
-        window = self.window(*self.selected)
-        alerts = window.alert_count if window else 0
-        head = line((f"{len(self.evidence)} evidence", "header"),
-                    (f", {alerts} alert{'s' if alerts != 1 else ''}", "malicious" if alerts else "header"))
-        body = [shift(evidence_line(e), self.hscroll) for e in self.evidence[self.evidence_top:]]
-        if not self.evidence:
-            body = [line(("no evidence in this time window", "dim"))]
-        return [head] + body[: max(height - 1, 0)]
-
-    def ipinfo_lines(self) -> list[Line]:
-        info = self.ip_info
-        if info is None:
-            return [line(("no IP selected", "dim"))]
-        profile = self.profile(info.ip)
-        out = [line((info.ip, "ip"), (f"  {profile.host_name}" if profile and profile.host_name else "", "title"),
-                    (f"  threat: {info.threat_level}" if info.threat_level else "",
-                     "malicious" if threat_rank(info.threat_level) >= 3 else "normal"))]
-        pairs = [("ASN", " ".join(x for x in (info.asn_number, info.asn_org) if x)),
-                 ("Country", info.country), ("rDNS", info.reverse_dns),
-                 ("Domains", ", ".join(info.domains)), ("SNI", ", ".join(info.sni)),
-                 ("VirusTotal", "  ".join(f"{k}:{v}" for k, v in info.virustotal)),
-                 ("Threat intel", info.threat_intelligence),
-                 ("Score", f"{info.score} (confidence {info.confidence})" if info.score else None)]
-        for label, value in pairs:
-            if value:
-                out.append(line((f"{label}: ", "header"), (value, "critical" if label == "Threat intel" else "normal")))
-        if len(out) == 1:
-            out.append(line(("Slips has no information about this IP", "dim")))
-        return out
+    @command("refresh")
+    def refresh_now(self, _: int) -> None:
+        self.refresh()
+        self.message = "refreshing…"
 
 
-def shift(ln: Line, columns: int) -> Line:
-    """The line scrolled ``columns`` characters to the left (horizontal scrolling)."""
-    if columns <= 0:
-        return ln
-    out, skip = [], columns
-    for seg in ln:
-        if skip >= len(seg.text):
-            skip -= len(seg.text)
-            continue
-        out.append(type(seg)(seg.text[skip:], seg.style))
-        skip = 0
-    return tuple(out) or line(("…", "dim"))
+def _sorted_names(data: Any) -> list[str]:
+    """Profile names in IP order; sorted in the loader so the UI never sorts 100,000 names."""
+    return sorted(datatree.profile_names(data), key=ip_sort_key)
 
 
-def timeline_line(e: TimelineEntry) -> Line:
-    """One timeline entry as Slips' Kalipso showed it, plus the state it dropped."""
-    if e.malformed:
-        return line(("[unreadable line] ", "warning"), (e.raw, "dim"))
-    parts: list[tuple[str, str]] = [(e.timestamp[:19] + " ", "dim")]
-    if e.dport_name and e.dport_name not in ("????", "-"):
-        parts.append((e.dport_name + " ", "domain"))
-    if e.dns_resolution and e.dns_resolution not in ("????", "-"):
-        parts.append((e.dns_resolution + " ", "domain"))
-    parts.append((f"[{e.peer}] ", "ip"))
-    parts.append((e.dport_proto + " ", "port"))
-    if e.state:
-        parts.append((e.state + " ", "ok" if e.state == "Established" else "dim"))
-    if e.sent or e.recv:
-        parts.append((f"↑{e.sent} ↓{e.recv} ", "number"))
-    if e.warning:
-        parts.append((e.warning + " ", "warning"))
-    if e.critical_warning:
-        parts.append((e.critical_warning + " ", "critical"))
-    for key, value in e.info:
-        parts.append((f"{key}:", "dim"))
-        parts.append((value + " ", "normal"))
-    return line(*parts)
-
-
-def evidence_line(e: Evidence) -> Line:
-    level = e.threat_level or "?"
-    style = "critical" if threat_rank(level) >= 4 else "malicious" if threat_rank(level) >= 3 else \
-        "warning" if threat_rank(level) >= 2 else "normal"
-    conf = f" conf {e.confidence:g}" if e.confidence is not None else ""
-    when = format_ts(e.ts) if e.ts is not None else e.timestamp[:19]
-    return line((f"{level:<8} ", style), (when + " ", "dim"), (e.evidence_type + " ", "title"),
-                (e.description, "normal"), (conf, "dim"))
+def _facts(data: Any, names: list[str]) -> tuple[datatree.TreeFacts, list[str]]:
+    facts = datatree.tree_facts(data, names)
+    return facts, threat_order(names, facts)

@@ -15,6 +15,11 @@ class Binding:
     command: str
     help: str
     in_bar: bool = False
+    label: str = ""  # the short name in the help bar (the command's name when empty)
+
+    @property
+    def bar_label(self) -> str:
+        return self.label or self.command
 
 
 MAIN_BOARD: tuple[Binding, ...] = (
@@ -33,10 +38,10 @@ MAIN_BOARD: tuple[Binding, ...] = (
     Binding(("KEY_LEFT", "h"), "left", "tree: collapse; timeline, evidence: scroll left"),
     Binding(("/",), "filter", "filter profiles by IP or host name", True),
     Binding(("s",), "sort", "sort profiles by IP or by threat", True),
-    Binding(("n",), "next_malicious", "next malicious time window", True),
+    Binding(("n",), "next_malicious", "next malicious time window", True, "next alert"),
     Binding(("b",), "prev_malicious", "previous malicious time window"),
     Binding(("r", "\x12"), "refresh", "refresh now", True),
-    Binding(("w", "W"), "copy_ip", "copy the selected IP to the clipboard", True),
+    Binding(("w", "W"), "copy_ip", "copy the selected IP to the clipboard", True, "copy IP"),
     Binding(("\x1b",), "back", "back to the main board"),
 )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import curses
 import unicodedata
 
+from wcwidth import wcswidth
+
 from kalipso.text import sanitize
 from kalipso.ui import styles
 from kalipso.ui.layout import Rect
@@ -18,6 +20,11 @@ def cell_width(ch: str) -> int:
     if unicodedata.combining(ch):
         return 0
     return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def text_width(text: str) -> int:
+    """Terminal cells of a sanitised string."""
+    return len(text) if text.isascii() else max(wcswidth(text), 0)
 
 
 def fit(text: str, width: int) -> str:

@@ -123,14 +123,19 @@ def terminal() -> Iterator[curses.window]:
             curses.curs_set(0)
         except curses.error:
             pass
-        curses.mousemask(curses.BUTTON1_CLICKED | curses.BUTTON1_PRESSED)
+        # the release is in the mask too: ncurses can block in get_wch, whatever the timeout,
+        # after reading a mouse event that the mask filters out (seen with X10 press + release)
+        curses.mousemask(curses.BUTTON1_CLICKED | curses.BUTTON1_PRESSED | curses.BUTTON1_RELEASED)
         curses.mouseinterval(0)
         styles.init()
         yield stdscr
     finally:
-        stdscr.keypad(False)
-        curses.nocbreak()
-        curses.echo()
-        curses.endwin()
+        # after SIGHUP the terminal is gone and each of these returns ERR: restore what can be
+        # restored, and let the exit go on (a curses.error here was logged as an internal error)
+        for step in (lambda: stdscr.keypad(False), curses.nocbreak, curses.echo, curses.endwin):
+            try:
+                step()
+            except curses.error:
+                pass
         for sig, handler in old.items():
             signal.signal(sig, handler)

@@ -1,0 +1,107 @@
+"""Reads for the profile tree in slices, so that the board paints before the database is read.
+
+The board needs three things of every profile, at very different costs on a large database:
+
+* the names (one ZRANGE / SMEMBERS): enough to draw the first screen;
+* the details of the rows on screen (host name, window count, threat level): a few commands
+  per visible row;
+* global facts (every malicious mark, every threat level and host name, for the threat order,
+  the n/b jumps and the filter): one SCAN plus one HMGET per profile, read in the background.
+
+Per-profile data stays compact: plain dicts of the few profiles that have a value, not one
+object per profile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kalipso.data import parse
+from kalipso.data.access import SlipsData, guarded
+from kalipso.data.models import threat_rank
+
+# positions in the HMGET of a profile hash; SlipsData._host_names reads [3] (MAC) and [4]
+PROFILE_FIELDS = ("threat_level", "max_threat_level", "duration", "MAC", "host_name")
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileDetail:
+    """What a visible tree row shows beside the IP."""
+
+    host_name: str | None = None
+    window_count: int = 0
+    threat_level: str | None = None
+
+
+@dataclass(frozen=True)
+class TreeFacts:
+    """Facts about every profile, read in the background after the first screen."""
+
+    threat: dict[str, int] = field(default_factory=dict)  # ip -> threat rank, only ranks > 0
+    host_names: dict[str, str] = field(default_factory=dict)  # only profiles that have one
+    marks: dict[str, dict[str, int]] = field(default_factory=dict)  # ip -> {malicious window: alerts}
+
+
+@guarded
+def profile_count(data: SlipsData) -> int:
+    """How many profiles Slips lists (one ZCARD or SCARD): a cheap test for a changed tree."""
+    kind = parse.decode(data.r.type("profiles"))
+    if kind == "zset":
+        return int(data.r.zcard("profiles"))
+    if kind == "set":
+        return int(data.r.scard("profiles"))
+    return 0
+
+
+@guarded
+def profile_names(data: SlipsData) -> list[str]:
+    """Every profile's IP, in no particular order (the board sorts)."""
+    return data._profile_ips()
+
+
+def _hashes(data: SlipsData, ips: list[str]) -> list[list[Any]]:
+    results = data._batched((lambda p, ip=ip: p.hmget(f"profile_{ip}", PROFILE_FIELDS)) for ip in ips)
+    return [r if isinstance(r, list) else [None] * len(PROFILE_FIELDS) for r in results]
+
+
+def _level(h: list[Any]) -> str | None:
+    return parse.decode(h[1] or h[0]) or None
+
+
+@guarded
+def profile_details(data: SlipsData, ips: list[str]) -> dict[str, ProfileDetail]:
+    """Host name, number of time windows and threat level of a few profiles (the visible rows)."""
+    if not ips:
+        return {}
+    hashes = _hashes(data, ips)
+    counts = data._batched((lambda p, ip=ip: p.zcard(f"twsprofile_{ip}")) for ip in ips)
+    names = data._host_names(ips, hashes)
+    return {ip: ProfileDetail(names.get(ip), int(n) if isinstance(n, int) else 0, _level(h))
+            for ip, h, n in zip(ips, hashes, counts, strict=True)}
+
+
+@guarded
+def malicious_marks(data: SlipsData) -> dict[str, dict[str, int]]:
+    """ip -> {time window: number of alerts} of the windows with an alert or blocked (one SCAN)."""
+    keys = data._timewindow_hashes()
+    values = data._batched((lambda p, k=k: p.hget(k, "alerts")) for k in keys)
+    marks: dict[str, dict[str, int]] = {ip: dict.fromkeys(tws, 0) for ip, tws in data._blocked().items() if tws}
+    for key, value in zip(keys, values, strict=True):
+        match = data._TW_HASH.match(key)
+        count = len(parse.alert_ids(value)) if match and value else 0
+        if count:
+            marks.setdefault(match.group(1), {})[match.group(2)] = count
+    return marks
+
+
+@guarded
+def tree_facts(data: SlipsData, ips: list[str]) -> TreeFacts:
+    """Threat levels, host names and malicious marks of every profile."""
+    hashes = _hashes(data, ips)
+    threat = {}
+    for ip, h in zip(ips, hashes, strict=True):
+        rank = threat_rank(_level(h))
+        if rank > 0:
+            threat[ip] = rank
+    return TreeFacts(threat=threat, host_names=data._host_names(ips, hashes), marks=malicious_marks(data))

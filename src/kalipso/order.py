@@ -1,0 +1,28 @@
+"""Orders of profiles: by IP address (numeric) and threat first. Pure and fast enough for
+100,000 profiles in the loader thread."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+
+def ip_sort_key(ip: str) -> tuple[int, bytes, str]:
+    """Numeric order, IPv4 before IPv6, anything unparsable last (by its text).
+
+    inet_pton is C: about ten times faster than ipaddress on 100,000 names."""
+    for rank, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
+        try:
+            return (rank, socket.inet_pton(family, ip), ip)
+        except (OSError, ValueError):
+            continue
+    return (9, b"", ip)
+
+
+def threat_order(names: list[str], facts: Any) -> list[str]:
+    """Malicious profiles first (most alerts first), then by threat level, then by IP.
+
+    ``names`` is already in IP order and sorting is stable, so only the threat part is keyed."""
+    marks, threat = facts.marks, facts.threat
+    return sorted(names, key=lambda ip: (-sum(marks[ip].values()) - 1_000_000 if ip in marks else 0,
+                                         -threat.get(ip, 0)))
