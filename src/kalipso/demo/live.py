@@ -285,6 +285,7 @@ class LiveWriter:
 
     def _schedule_all(self) -> None:
         s, rng = self.s, self.rng
+        self._at(self.file_start, lambda ts: self._join(ts, NAS_HOST, "nas", browse=False))
         for i in range(s.hosts):
             self._at(self.file_start + i * 0.2, self._join)
         self._at(self.file_start + 1.0, self._traffic)
