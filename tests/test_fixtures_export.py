@@ -8,8 +8,10 @@ from contextlib import redirect_stdout
 
 import pytest
 
+from hostile import control_bytes
 from kalipso import cli, export
 from kalipso.data import ConnectionSettings, open_slips
+from kalipso.text import cell_width
 
 from conftest import fixture_params, flows_db_of, load_keys_json
 
@@ -38,6 +40,15 @@ def test_export_matches_manifest(redis_server, dataset):
     with redirect_stdout(out):
         assert cli.main(argv) == 0
     assert json.loads(out.getvalue()) == _without_aggregates(manifest)
+
+    # the text summary of real data: no control bytes, every row as wide as the header
+    text = io.StringIO()
+    with redirect_stdout(text):
+        assert cli.main(argv + ["--format", "text"]) == 0
+    assert not control_bytes(text.getvalue())
+    rows = [r for r in text.getvalue().splitlines()[2:] if "(no time windows)" not in r]
+    assert len({cell_width(r) for r in rows}) == 1, rows[:3]
+    assert len(rows) == 1 + sum(len(p["timewindows"]) for p in manifest["profiles"])
 
     # the full export of every time window agrees with the manifest's port/IP tables
     data = open_slips(ConnectionSettings(port=redis_server.port,

@@ -77,7 +77,7 @@ def detect(r: redis.Redis, label: str) -> tuple[str, str | None]:
         pipe.hget("analysis", "slips_version")
         size, kind, analysis_kind, raw_version = (
             None if isinstance(a, redis.ResponseError) else a for a in pipe.execute(raise_on_error=False))
-        if not size:
+        if size == 0:  # None: DBSIZE refused (an ACL), so nothing is known about emptiness
             raise EmptyDatabase("the database is empty: waiting for Slips to write (the Redis database "
                                 f"at {plumbing.first_line(label)} holds no Slips analysis yet)")
         kind, analysis_kind = parse.decode(kind), parse.decode(analysis_kind)
