@@ -142,10 +142,14 @@ def test_demo_database_is_alive_and_cleaned_up():
 
 
 def test_command_line_bounded_run(empty_redis):
+    t0 = time.time()
     result = subprocess.run([sys.executable, "-m", "kalipso.demo", "--live", "--port", str(empty_redis.port),
-                             "--seconds", "1.5", "--width", "60"], capture_output=True, text=True, timeout=60)
+                             "--seconds", "14", "--width", "60", "--print-alerts"],
+                            capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "live Slips wrote" in result.stdout
+    alerts = [line.split() for line in result.stdout.splitlines() if line.startswith("alert ")]
+    assert [a for a in alerts if a[2] == ATTACKER_HOST and t0 < float(a[1]) < t0 + 20]  # within ~13 s
     assert empty_redis.client(0).zcard("profiles") > 0
 
 

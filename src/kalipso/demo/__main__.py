@@ -13,6 +13,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 
 import redis
 
@@ -55,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--flows-per-second", type=float, default=LiveScenario.flows_per_second)
     live.add_argument("--keep-old-windows", action="store_true",
                       help="do not delete the keys of window N-2 when window N closes (Slips does)")
+    live.add_argument("--print-alerts", action="store_true",
+                      help="print 'alert <unix time> <ip> <timewindow>' when an alert is in Redis "
+                           "(to measure how fast a reader notices it)")
     args = parser.parse_args(argv)
     db0, db1 = _clients(args)
     if not args.live:
@@ -72,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.output_dir or tempfile.mkdtemp(prefix="kalipso-live-")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    def printed(ip: str, tw: str, _ts: float) -> None:
+        print(f"alert {time.time():.3f} {ip} {tw}", flush=True)
+
     writer = LiveWriter(db0, db1, out, LiveScenario(
         width=args.width, seed=args.seed, history=args.history, flows_per_second=args.flows_per_second,
-        forget_old_windows=not args.keep_old_windows))
+        forget_old_windows=not args.keep_old_windows), on_alert=printed if args.print_alerts else None)
     try:
         writer.start()
         print(f"live Slips {writer.stats.summary()} (history); output folder {out}", flush=True)

@@ -150,8 +150,10 @@ class LiveWriter:
     """
 
     def __init__(self, db0: redis.Redis, db1: redis.Redis | None = None, output_dir: str | None = None,
-                 scenario: LiveScenario | None = None, clock: Callable[[], float] = time.time) -> None:
+                 scenario: LiveScenario | None = None, clock: Callable[[], float] = time.time,
+                 on_alert: Callable[[str, str, float], None] | None = None) -> None:
         self.s = scenario or LiveScenario()
+        self.on_alert = on_alert  # (ip, timewindow, capture ts), called once Redis holds a live alert
         self.db0, self.db1 = db0, db1
         self.output_dir = output_dir
         self.clock = clock
@@ -207,6 +209,7 @@ class LiveWriter:
         if not self.started:
             raise RuntimeError("call start() first")
         b = self._batch()
+        alerts_before = len(self.stats.alerted)
         while self._queue and self._queue[0][0] <= until:
             ts, _, event = heapq.heappop(self._queue)
             self._roll_windows(ts)
@@ -215,6 +218,9 @@ class LiveWriter:
         b.flush()
         if self._sql is not None:
             self._sql.commit()
+        if self.on_alert is not None and until > self.live_start:  # not the history's alerts
+            for ip, tw, ts in self.stats.alerted[alerts_before:]:
+                self.on_alert(ip, tw, ts)
 
     def run(self, stop: threading.Event | None = None, seconds: float | None = None) -> LiveStats:
         """Keep writing every ``tick`` until ``stop`` is set or ``seconds`` have passed.
