@@ -25,10 +25,15 @@ writes everything up to capture time ``ts``, whatever the tick rhythm).
 
 API::
 
-    writer = LiveWriter(db0, db1, output_dir, LiveScenario(width=120, seed=1))
+    writer = LiveWriter(db0, db1, output_dir, LiveScenario(width=120, seed=1),
+                        on_alert=None)  # or fn(ip, timewindow, ts), called once Redis holds an alert
     writer.start()                 # flush, write the analysis hash and the history
     writer.run(stop_event)         # until stop_event is set (or seconds=N); returns LiveStats
     # or: thread = writer.run_in_thread(stop_event)
+    writer.advance(ts)             # tests: write everything up to capture time ts, no waiting
+
+Not written (Kalipso does not read them): key and hash-field TTLs, the scan-detection keys
+(``…:tcp:not_estab:…``), module bookkeeping hashes, alerts.log / alerts.json.
 """
 
 from __future__ import annotations
