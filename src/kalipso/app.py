@@ -93,7 +93,7 @@ class App:
 
     def loop(self, stdscr: curses.window) -> None:
         assert self.loader is not None
-        dirty, last_slow = True, None
+        dirty, last_slow, was_pending = True, None, False
         while self.running:
             for result in self.loader.results():
                 self.apply(result)
@@ -103,9 +103,12 @@ class App:
             if slow and (last_slow is None or int(slow[1]) != int(last_slow[1])):
                 dirty = True
             last_slow = slow
-            if self.view and self.view.status == READY and not self.view.failed and self.boundary(
-                    lambda v=self.view: v.instance.pending(v.model), False, self.view):
-                dirty = True
+            # a view still loading in its own background (the map's geopandas) is redrawn until,
+            # and once after, it is ready
+            pending = bool(self.view and self.view.status == READY and not self.view.failed and self.boundary(
+                lambda v=self.view: v.instance.pending(v.model), False, self.view))
+            dirty = dirty or pending or was_pending
+            was_pending = pending
             if dirty:
                 self.draw(stdscr)
                 dirty = False

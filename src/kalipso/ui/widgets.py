@@ -123,15 +123,18 @@ def status_line(items: list[StatusItem], width: int) -> Line:
         return sum(cell_width(i.text) for i in xs) + sep * max(len(xs) - 1, 0)
 
     while total(items) > width and len(items) > 1:
+        # the least important item goes first: shortened in the middle if it may be and
+        # something useful remains, dropped otherwise
         over = total(items) - width
-        elidable = [i for i in items if i.elide and cell_width(i.text) - over >= 12]
-        if elidable:
-            victim = min(elidable, key=lambda i: i.priority)
-            idx = items.index(victim)
+        victim = min(items, key=lambda i: i.priority)
+        idx = items.index(victim)
+        if victim.elide and cell_width(victim.text) - over >= 12:
             items[idx] = StatusItem(elide_middle(victim.text, cell_width(victim.text) - over), victim.style,
                                     victim.priority, False)
-            continue
-        items.remove(min(items, key=lambda i: i.priority))
+        else:
+            items.pop(idx)
+    if items and total(items) > width:
+        items[-1] = StatusItem(elide_middle(items[-1].text, width), items[-1].style, items[-1].priority)
     out: list[tuple[str, str]] = []
     for i, item in enumerate(items):
         if i:
