@@ -58,9 +58,9 @@ def test_picker_lists_live_instances_and_opens_the_chosen_one(redis_binary, tmp_
             screen = t.wait_for("Slips analyses found", "dataset/office.pcap", "eth0")
             assert "not answering" in screen and "dataset/old.pcap" in screen
             t.send("Down", "Enter")
-            screen = t.wait_for(f"Slips on port {second.port}: eth0")
-            if second_profiles:
-                assert f"Profiles ({second_profiles})" in screen
+            t.wait_for(f"Slips on port {second.port}: eth0")
+            if second_profiles:  # the tree fills in once the loader has read it
+                t.wait_for(f"Profiles ({second_profiles})")
         finally:
             t.close()
     finally:
