@@ -138,3 +138,22 @@ def test_data_layer_reads_while_slips_writes(empty_redis, name):
     full = {(p.ip, tw.name) for p in data.profiles() for tw in p.timewindows if tw.malicious}
     assert full == marks
     print(f"{name}: {reads} full reads during the replay, {errors} data errors (before the analysis existed)")
+
+
+def test_replay_of_an_odd_database(empty_redis, tmp_path):
+    """Values Slips should not write still replay exactly: a non-JSON alerts field, an empty hash,
+    a window only its keys know of, a key of a type keys.json cannot carry."""
+    dump = {"0": {
+        "analysis": {"type": "hash", "value": {"slips_version": "1.1.21", "analysis_end": "x"}, "ttl": -1},
+        "profiles": {"type": "zset", "value": [["profile_10.0.0.1", 5.0]], "ttl": -1},
+        "profile_10.0.0.1": {"type": "hash", "value": {}, "ttl": -1},
+        "twsprofile_10.0.0.1": {"type": "zset", "value": [["timewindow1", 5.0]], "ttl": -1},
+        "profile_10.0.0.1_timewindow1": {"type": "hash", "value": {"alerts": "not json"}, "ttl": -1},
+        "profile_10.0.0.1_timewindow7_timeline": {"type": "zset", "value": [["{}", 9.0]], "ttl": -1},
+        "weird": {"type": "stream", "value": [], "ttl": -1},
+    }, "1": {}}
+    (tmp_path / "keys.json").write_text(json.dumps(dump))
+    replay = Replay(empty_redis.client(0), empty_redis.client(1), tmp_path, duration=0)
+    replay.run()
+    expected = {k: normal(e) for k, e in replay.expected["0"].items()}
+    assert contents(empty_redis.client(0)) == expected and "weird" not in expected
