@@ -21,13 +21,15 @@ def summary(data: SlipsData, host_names: bool = False) -> dict[str, Any]:
     ``unavailable`` reason, so one odd key does not lose the whole summary.
     """
     profiles = []
-    for profile in sorted(data.profiles(), key=lambda p: p.ip):
+    every = sorted(data.profiles(), key=lambda p: p.ip)
+    known = data.counts_many([(p.ip, tw.name) for p in every for tw in p.timewindows])
+    for profile in every:
         windows = []
         for tw in profile.timewindows:
             row: dict[str, Any] = {"name": tw.name, "number": tw.number, "start": tw.start,
                                    "malicious": tw.malicious}
-            try:
-                counts = data.counts(profile.ip, tw.name)
+            try:  # a window the batch could not read: counts() says why
+                counts = known.get((profile.ip, tw.name)) or data.counts(profile.ip, tw.name)
                 row.update(timeline=counts.timeline, evidence=counts.evidence, alerts=counts.alerts,
                            out_tuples=counts.out_tuples)
             except UnexpectedData as exc:

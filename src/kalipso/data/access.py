@@ -37,6 +37,9 @@ from kalipso.data.models import (
 
 T = TypeVar("T")
 DEFAULT_WIDTH = 3600.0
+# A count is a command on a pipeline (or the client) and what its answer means, so that
+# counts() reads one window and counts_many() many windows in a few round trips.
+Read = tuple[Callable[[Any], Any], Callable[[Any], Any]]
 
 
 def _width(duration: Any) -> float:
@@ -326,11 +329,13 @@ class SlipsData:
         return list(self.r.hgetall(f"profile_{ip}_{tw}_evidence").items())
 
     def _whitelisted(self, ids: list[str]) -> set[str]:
-        if not ids:
-            return set()
-        flags = self._absent_on_wrong_type(
-            "whitelisted_evidence", lambda: self.r.smismember("whitelisted_evidence", ids), [])
-        return {i for i, flag in zip(ids, flags, strict=False) if flag}
+        hidden: set[str] = set()
+        for start in range(0, len(ids), 10000):
+            chunk = ids[start:start + 10000]
+            flags = self._absent_on_wrong_type(
+                "whitelisted_evidence", lambda chunk=chunk: self.r.smismember("whitelisted_evidence", chunk), [])
+            hidden.update(i for i, flag in zip(chunk, flags, strict=False) if flag)
+        return hidden
 
     @guarded
     def evidence(self, ip: str, tw: str) -> list[Evidence]:
@@ -486,19 +491,48 @@ class SlipsData:
         return result
 
     # ------------------------------------------------------------------ counts
-    def _evidence_ids(self, ip: str, tw: str) -> list[str]:
-        return [parse.decode(k) for k in self.r.hkeys(f"profile_{ip}_{tw}_evidence")]
+    def _evidence_ids_read(self, ip: str, tw: str) -> Read:
+        key = f"profile_{ip}_{tw}_evidence"
+        return (lambda p: p.hkeys(key)), (lambda keys: [parse.decode(k) for k in keys or []])
 
-    def _out_tuple_count(self, ip: str, tw: str) -> int:
-        return len(self._out_tuples(ip, tw, "Out"))
+    def _out_count_read(self, ip: str, tw: str) -> Read:
+        key = f"profile_{ip}_{tw}"  # classic and middle: JSON field OutTuples
+        return (lambda p: p.hget(key, "OutTuples")), (lambda value: len(parse.out_tuples_json(value)))
+
+    def _count_reads(self, ip: str, tw: str) -> list[Read]:
+        timeline, window = f"profile_{ip}_{tw}_timeline", f"profile_{ip}_{tw}"
+        return [((lambda p: p.zcard(timeline)), lambda n: int(n or 0)),
+                self._evidence_ids_read(ip, tw),
+                ((lambda p: p.hget(window, "alerts")), lambda value: len(parse.alert_ids(value))),
+                self._out_count_read(ip, tw)]
+
+    def _evidence_ids(self, ip: str, tw: str) -> list[str]:
+        command, meaning = self._evidence_ids_read(ip, tw)
+        return meaning(command(self.r))
 
     @guarded
     def counts(self, ip: str, tw: str) -> TimeWindowCounts:
         """How many timeline lines, evidence (not whitelisted), alerts and out tuples."""
-        ids = self._evidence_ids(ip, tw)
-        return TimeWindowCounts(
-            timeline=int(self.r.zcard(f"profile_{ip}_{tw}_timeline")),
-            evidence=len(ids) - len(self._whitelisted(ids)),
-            alerts=len(parse.alert_ids(self.r.hget(f"profile_{ip}_{tw}", "alerts"))),
-            out_tuples=self._out_tuple_count(ip, tw),
-        )
+        timeline, ids, alerts, out_tuples = (meaning(command(self.r))
+                                             for command, meaning in self._count_reads(ip, tw))
+        return TimeWindowCounts(timeline=timeline, evidence=len(ids) - len(self._whitelisted(ids)),
+                                alerts=alerts, out_tuples=out_tuples)
+
+    @guarded
+    def counts_many(self, windows: list[tuple[str, str]]) -> dict[tuple[str, str], TimeWindowCounts | None]:
+        """counts() of many (ip, window) pairs in a few round trips (the export summary).
+
+        None for a window whose keys could not be read: counts() of it raises the reason."""
+        reads = [read for ip, tw in windows for read in self._count_reads(ip, tw)]
+        answers = plumbing.batched(self.r, (command for command, _ in reads), keep_errors=True)
+        values = [None if isinstance(a, Exception) else meaning(a)
+                  for (_, meaning), a in zip(reads, answers, strict=True)]
+        hidden = self._whitelisted([i for n in range(len(windows)) for i in values[4 * n + 1] or ()])
+        result: dict[tuple[str, str], TimeWindowCounts | None] = {}
+        for n, window in enumerate(windows):
+            timeline, ids, alerts, out_tuples = values[4 * n:4 * n + 4]
+            failed = any(isinstance(a, Exception) for a in answers[4 * n:4 * n + 4])
+            result[window] = None if failed else TimeWindowCounts(
+                timeline=timeline, evidence=sum(i not in hidden for i in ids), alerts=alerts,
+                out_tuples=out_tuples)
+        return result

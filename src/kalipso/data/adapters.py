@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kalipso.data import parse, plumbing
-from kalipso.data.access import SlipsData
+from kalipso.data.access import Read, SlipsData
 from kalipso.data.models import AGGREGATE_NAMES, Aggregates, OutTuple
 
 
@@ -48,8 +48,13 @@ class ClassicSlips(_FieldsInTimeWindowHash):
         data = parse.loads(self.r.hget(f"profile_{ip}_{tw}", "Evidence"))
         return list(data.items()) if isinstance(data, dict) else []
 
-    def _evidence_ids(self, ip: str, tw: str) -> list[str]:
-        return [parse.decode(k) for k, _ in self._evidence_raw(ip, tw)]
+    def _evidence_ids_read(self, ip: str, tw: str) -> Read:
+        def ids(value: Any) -> list[str]:
+            data = parse.loads(value)
+            return [parse.decode(k) for k in data] if isinstance(data, dict) else []
+
+        key = f"profile_{ip}_{tw}"
+        return (lambda p: p.hget(key, "Evidence")), ids
 
     def _host_names(self, ips: list[str], hashes: list[list[Any]]) -> dict[str, str]:
         # The host name lives inside the JSON of field MAC: {"MAC": .., "host_name": ..}
@@ -81,8 +86,9 @@ class CurrentSlips(SlipsData):
         return [parse.out_tuple(k, parse.decode(v))
                 for k, v in self.r.hscan_iter(key, count=1000)]
 
-    def _out_tuple_count(self, ip: str, tw: str) -> int:
-        return int(self.r.hlen(f"profile_{ip}_{tw}:OutTuples:symbols"))
+    def _out_count_read(self, ip: str, tw: str) -> Read:
+        key = f"profile_{ip}_{tw}:OutTuples:symbols"
+        return (lambda p: p.hlen(key)), lambda n: int(n or 0)
 
     def _ip_info_raw(self, ips: list[str]) -> dict[str, dict[str, Any]]:
         assert self.cache is not None

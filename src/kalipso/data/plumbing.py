@@ -76,9 +76,10 @@ def _describe(stack: list[Any], index: int) -> str:
         return "a command"
 
 
-def batched(client: redis.Redis, commands: Iterable[Callable[[Any], Any]]) -> list[Any]:
+def batched(client: redis.Redis, commands: Iterable[Callable[[Any], Any]],
+            keep_errors: bool = False) -> list[Any]:
     """Run commands, each fn(pipeline), in pipelines of BATCH; a failed command gives None
-    (logged: a key of an unexpected type reads as absent)."""
+    (logged: a key of an unexpected type reads as absent), or its error with ``keep_errors``."""
     results: list[Any] = []
     pipe = client.pipeline(transaction=False)
     n = 0
@@ -87,7 +88,7 @@ def batched(client: redis.Redis, commands: Iterable[Callable[[Any], Any]]) -> li
         stack = list(pipe.command_stack)  # execute() empties it
         answers = pipe.execute(raise_on_error=False)
         for i, answer in enumerate(answers):
-            if isinstance(answer, redis.ResponseError):
+            if isinstance(answer, redis.ResponseError) and not keep_errors:
                 log.warning("%s: %s; read as absent", _describe(stack, i), first_line(answer, 80))
                 answer = None
             results.append(answer)
