@@ -10,14 +10,19 @@ ends. Two facts shape this module (see ../shared/TOOLING.md):
   the file after they passed. The server is therefore started with libfaketime, its wall clock
   frozen at the moment the file was saved (RDB aux field ``ctime``), so every key survives.
 
-The file itself is never written: the server runs in a private temporary folder that holds
-only a symlink to it, with saving disabled, and both go away on exit.
+The file itself is never written: the server runs in a private 0700 temporary folder that holds
+only a symlink to it, listens only on a unix socket there, has saving disabled, and both go
+away on exit (or at the next start, after a SIGKILL: see ``server.remove_stale``).
+
+A truncated or corrupt file is refused in milliseconds: from its last bytes before any server
+starts, or from the first server's log (no second attempt), never after a long wait.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -27,17 +32,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kalipso.data.connect import ConnectionSettings
-from kalipso.data.errors import KalipsoDataError
-from kalipso.data.server import RedisServer, redis_candidates, shielded
+from kalipso.data.errors import KalipsoDataError, NotSlipsDatabase
+from kalipso.data.server import RedisServer, ServerDidNotStart, claim, redis_candidates, remove_stale, shielded
 
 # RDB format version -> the oldest redis-server that loads it
 RDB_MIN_REDIS = {9: (5, 0), 10: (7, 0), 11: (7, 2), 12: (7, 4)}
+# what redis-server logs when the file ends early or its contents do not parse
+# (or crashes on them: a bad length can make it fail an assertion or fault while loading)
+CORRUPT_MARKERS = ("Short read", "Bad file format", "Unexpected EOF", "RDB ERROR DETECTED",
+                   "Wrong RDB checksum", "Unknown RDB", "Internal error in RDB reading",
+                   "crashed by signal", "ASSERTION FAILED", "Guru Meditation")
 FAKETIME_LIBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
                  "/usr/local/lib/faketime/libfaketime.so.1")
 
 
 class SavedFileError(KalipsoDataError):
     """The file cannot be opened: not an RDB file, or no Redis that can read it."""
+
+
+def corrupt(path: str, detail: str = "") -> SavedFileError:
+    return SavedFileError(f"truncated or corrupt file: {path}{f' ({detail})' if detail else ''}")
 
 
 @dataclass(frozen=True)
@@ -89,8 +103,11 @@ def read_header(path: str) -> RdbInfo:
     except OSError as exc:
         raise SavedFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if not data.startswith(b"REDIS") or not data[5:9].isdigit():
+        if b"REDIS".startswith(data[:5]) and len(data) < 9:
+            raise corrupt(path, f"{len(data)} bytes, not even a header")
         raise SavedFileError(f"{path} is not a Redis database file (dump.rdb)")
     version = int(data[5:9])
+    _check_ending(path, version)
     aux: dict[str, str | int] = {}
     keys = expiring = None
     pos = 9
@@ -116,6 +133,24 @@ def read_header(path: str) -> RdbInfo:
     ctime = aux.get("ctime")
     return RdbInfo(version, str(aux["redis-ver"]) if "redis-ver" in aux else None,
                    int(ctime) if isinstance(ctime, int) or str(ctime).isdigit() else None, keys, expiring)
+
+
+def _check_ending(path: str, version: int) -> None:
+    """A complete RDB file (version 5 and later) ends with the EOF opcode 0xFF and an 8-byte
+    checksum. A file cut short almost never does: say so before starting any server."""
+    if version < 5:
+        return
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size < 9 + 1 + 9:  # header, at least one opcode, EOF + checksum
+                raise corrupt(path, f"only {size} bytes")
+            f.seek(size - 9)
+            tail = f.read(9)
+    except OSError as exc:
+        raise SavedFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if tail[:1] != b"\xff":
+        raise corrupt(path, f"{size} bytes, no end-of-file marker: was it copied or saved completely?")
 
 
 def pick_redis(info: RdbInfo, path: str) -> str:
@@ -169,15 +204,69 @@ class SavedDatabase:
     note: str  # one line for the status bar / stderr: how the file was opened
 
 
+def _load_error(rdb: str, exc: ServerDidNotStart) -> SavedFileError:
+    """The one-line reason a private redis-server refused the file."""
+    lines = [ln for ln in exc.log.splitlines() if any(marker in ln for marker in CORRUPT_MARKERS)]
+    if lines:
+        # redis-check-rdb's "[offset N] ... -> reason" says most; else the server's own "# ..." line
+        offset = re.search(r"^\[offset (\d+)\] (?:.*->\s*)?(.+)$", "\n".join(lines), re.M)
+        if offset:
+            detail = f"{offset.group(2).strip()} at byte {offset.group(1)}"
+        else:
+            reasons = [ln.split("->", 1)[1] if "->" in ln else ln.split(" # ", 1)[-1] for ln in lines]
+            detail = next((r for r in reasons if "ERROR DETECTED" not in r), reasons[0]).strip()
+        return corrupt(rdb, f"redis-server: {detail}"[:160])
+    if "Can't handle RDB format version" in exc.log:
+        return SavedFileError(f"{rdb}: this redis-server cannot read its RDB version ({exc})")
+    return SavedFileError(f"redis-server could not load {rdb}: {exc}")
+
+
+def _check_slips(server: RedisServer, rdb: str) -> None:
+    """Refuse a Redis file that holds no Slips analysis, with a message about the file."""
+    from kalipso.data.schema import detect
+
+    client = server.client(0, socket_timeout=30)
+    try:
+        detect(client, rdb)
+    except NotSlipsDatabase as exc:  # EmptyDatabase too: a saved file will never fill up
+        empty = "empty" in str(exc)
+        raise SavedFileError(
+            f"{rdb} holds no Slips analysis: it is a Redis database file, but "
+            + ("it holds no keys." if empty else "without Slips' 'profiles' or 'analysis' keys. "
+               "Slips saves its analysis as <output folder>/databases/dump.rdb.")) from exc
+    finally:
+        client.close()
+
+
+def _cache_url(server: RedisServer, cache_url: str | None) -> str | None:
+    """--cache-url if given; else db 1 of the private server when the file carried one (Slips run on
+    port 6379 saves its IP-info cache with the analysis); else the default (port 6379, db 1)."""
+    if cache_url:
+        return cache_url
+    client = server.client(1, socket_timeout=5)
+    try:
+        return server.url_for(1) if client.dbsize() else None
+    except Exception:  # the cache is optional
+        return None
+    finally:
+        client.close()
+
+
 @contextmanager
 def open_saved(path: str, cache_url: str | None = None) -> Iterator[SavedDatabase]:
     """Serve a saved Slips database from a private redis-server; remove everything after."""
     rdb, flows = resolve(path)
     info = read_header(rdb)
     binary = pick_redis(info, rdb)
-    workdir = tempfile.mkdtemp(prefix="kalipso-saved-")
-    os.symlink(rdb, os.path.join(workdir, "dump.rdb"))
-    env = dict(os.environ)
+    remove_stale()  # folders of a Kalipso killed with SIGKILL
+    workdir = tempfile.mkdtemp(prefix="kalipso-saved-")  # mode 0700
+    try:
+        claim(workdir)
+        os.symlink(rdb, os.path.join(workdir, "dump.rdb"))
+    except OSError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    env: dict[str, str] = {}
     library = faketime_library()
     expired_risk = bool(info.expiring) and info.ctime is not None and info.ctime < time.time()
     if info.ctime is not None and library:
@@ -190,13 +279,17 @@ def open_saved(path: str, cache_url: str | None = None) -> Iterator[SavedDatabas
                 "install faketime (apt-get install faketime) to keep them")
     else:
         note = f"opened {rdb}"
-    server = RedisServer(binary, directory=workdir, dbfilename="dump.rdb", env=env)
+    server = RedisServer(binary, directory=workdir, dbfilename="dump.rdb", env=env, unix_socket=True)
     try:
         try:
             server.start(timeout=300)
+        except ServerDidNotStart as exc:
+            raise _load_error(rdb, exc) from exc
         except KalipsoDataError as exc:
             raise SavedFileError(f"redis-server could not load {rdb}: {exc}") from exc
-        yield SavedDatabase(ConnectionSettings(port=server.port, cache_url=cache_url), flows, rdb, info, note)
+        _check_slips(server, rdb)
+        settings = ConnectionSettings(unix_socket=server.socket_path, cache_url=_cache_url(server, cache_url))
+        yield SavedDatabase(settings, flows, rdb, info, note)
     finally:
         with shielded():
             server.stop(remove=False)

@@ -1,7 +1,11 @@
 """A private, throw-away redis-server: for --demo, for opening a saved dump.rdb, and for tests.
 
-It listens on loopback only (a free port) or on a unix socket in a private directory, keeps
-nothing on disk unless asked, and is always stopped and cleaned up by ``stop()``.
+It listens on a unix socket in a private 0700 folder (``unix_socket=True``: no other local user
+can reach it, which a loopback TCP port does not prevent) or, for tests, on a free loopback port.
+It keeps nothing on disk, gets a minimal environment (no $KALIPSO_REDIS_PASSWORD), dies with
+Kalipso (PR_SET_PDEATHSIG, also on SIGKILL), and is always stopped and cleaned up by ``stop()``.
+A folder left by a Kalipso that was killed with SIGKILL records its owner's pid and is removed
+by the next start (``remove_stale``).
 """
 
 from __future__ import annotations
@@ -11,14 +15,32 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
 from contextlib import contextmanager
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from kalipso.data.errors import ConnectionFailed
+
+OWNER_FILE = "kalipso.owner"  # "<pid> <start time>" of the Kalipso that made the folder
+SOCKET_NAME = "redis.sock"
+STALE_PREFIXES = ("kalipso-saved-", "kalipso-redis-", "kalipso-demo-")
+# what a private redis-server (and libfaketime) needs from Kalipso's environment; nothing else,
+# so secrets such as $KALIPSO_REDIS_PASSWORD stay out of it
+ENV_KEEP = ("PATH", "LANG", "TZ")
+
+
+class ServerDidNotStart(ConnectionFailed):
+    """redis-server exited or did not answer; ``log`` holds its whole log."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
 
 
 def server_version(binary: str) -> tuple[int, ...] | None:
@@ -57,15 +79,106 @@ def find_redis_server() -> str | None:
     return candidates[0][0] if candidates else None
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int):
     """In the child: get SIGTERM when Kalipso dies, even by SIGKILL (Linux prctl)."""
-    try:
-        import ctypes
-        import signal
+    def preexec() -> None:
+        try:
+            import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # Kalipso died between fork and prctl: nobody will stop us
+            os._exit(1)
+    return preexec
+
+
+def minimal_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a private redis-server: PATH, LANG, TZ from ours, plus ``extra``."""
+    env = {k: os.environ[k] for k in ENV_KEEP if os.environ.get(k)}
+    env.setdefault("PATH", os.defpath)
+    return {**env, **(extra or {})}
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _alive(pid: int, started: str = "") -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not started or not os.path.isdir("/proc") or _start_time(pid) in ("", started)
+
+
+def claim(directory: str) -> None:
+    """Mark a private folder as this process's, so that a later start can tell it is stale."""
+    pid = os.getpid()
+    with open(os.path.join(directory, OWNER_FILE), "w", encoding="ascii") as f:
+        f.write(f"{pid} {_start_time(pid)}\n")
+
+
+def _stop_stale_server(directory: str) -> None:
+    """Kill a redis-server still serving a stale folder (only if PR_SET_PDEATHSIG did not)."""
+    try:
+        with open(os.path.join(directory, "redis.pid"), encoding="ascii") as f:
+            pid = int(f.read().strip())
+        # redis-server runs with --dir DIRECTORY: its working folder proves it is that server
+        if os.path.realpath(os.readlink(f"/proc/{pid}/cwd")) != os.path.realpath(directory):
+            return
+        os.kill(pid, signal.SIGKILL)
+    except (OSError, ValueError):
         pass
+
+
+def remove_stale(tmpdir: str | None = None) -> list[str]:
+    """Remove the private folders (and any server still in them) of Kalipso processes that are gone.
+
+    Only folders that carry an owner file, belong to this user and whose owner is dead. Returns
+    the folders removed."""
+    base = tmpdir or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(STALE_PREFIXES):
+            continue
+        path = os.path.join(base, name)
+        try:
+            info = os.lstat(path)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+                continue
+            with open(os.path.join(path, OWNER_FILE), encoding="ascii") as f:
+                fields = f.read().split()
+            pid, started = int(fields[0]), (fields[1] if len(fields) > 1 else "")
+        except (OSError, ValueError, IndexError):
+            continue
+        if pid == os.getpid() or _alive(pid, started):
+            continue
+        _stop_stale_server(path)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+_stale_checked = False
+
+
+def _remove_stale_once() -> None:
+    global _stale_checked
+    if not _stale_checked:
+        _stale_checked = True
+        remove_stale()
 
 
 @contextmanager
@@ -87,47 +200,68 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """One redis-server child process on 127.0.0.1:<free port>."""
+    """One redis-server child process: on a unix socket in a private folder (``unix_socket=True``),
+    else on 127.0.0.1:<free port> (tests, benchmarks).
+
+    ``env`` adds variables (e.g. libfaketime's) to the minimal environment it gets.
+    """
 
     def __init__(self, binary: str | None = None, directory: str | None = None,
                  dbfilename: str | None = None, extra: list[str] | None = None,
-                 env: dict[str, str] | None = None, port: int = 0) -> None:
+                 env: dict[str, str] | None = None, port: int = 0, unix_socket: bool = False) -> None:
         self.binary = binary or find_redis_server()
         if not self.binary:
             raise ConnectionFailed("no redis-server found: run 'make install' (it adds one on x86_64 Linux), "
                                    "apt-get install redis-server, or set $KALIPSO_REDIS_SERVER")
         self._own_dir = directory is None
-        self.dir = directory or tempfile.mkdtemp(prefix="kalipso-redis-")
+        self.dir = directory or tempfile.mkdtemp(prefix="kalipso-redis-")  # mode 0700
         self.dbfilename = dbfilename
         self.extra = extra or []
-        self.env = env
+        self.env = minimal_env(env)
         self.fixed_port = port
         self.port = port
+        self.unix_socket = unix_socket
+        self.socket_path: str | None = os.path.join(self.dir, SOCKET_NAME) if unix_socket else None
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 15.0) -> RedisServer:
-        for _attempt in range(3):  # a free port can be taken between probe and bind
+    def _args(self) -> list[str]:
+        if self.socket_path:
+            os.chmod(self.dir, 0o700)  # the socket's folder: only this user may reach the server
+            listen = ["--port", "0", "--unixsocket", self.socket_path, "--unixsocketperm", "700"]
+        else:
             self.port = self.fixed_port or free_port()
-            args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
-                    "--save", "", "--appendonly", "no", "--dir", self.dir,
-                    "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning"]
-            if self.dbfilename:
-                args += ["--dbfilename", self.dbfilename]
+            listen = ["--port", str(self.port), "--bind", "127.0.0.1"]
+        args = [self.binary, *listen, "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--daemonize", "no", "--protected-mode", "yes", "--loglevel", "warning",
+                "--pidfile", os.path.join(self.dir, "redis.pid")]
+        if self.dbfilename:
+            args += ["--dbfilename", self.dbfilename]
+        return args + self.extra
+
+    def start(self, timeout: float = 15.0) -> RedisServer:
+        _remove_stale_once()
+        claim(self.dir)
+        # a free port can be taken between probe and bind: retry that, and nothing else
+        for _attempt in range(1 if self.socket_path or self.fixed_port else 3):
             log = open(os.path.join(self.dir, "redis.log"), "ab")
-            self.proc = subprocess.Popen(args + self.extra, stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=self.env,
-                                         start_new_session=True, preexec_fn=_die_with_parent)
+            self.proc = subprocess.Popen(self._args(), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=self.env, cwd=self.dir,
+                                         start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
             log.close()
             if self._wait(timeout):
                 return self
             self.stop(remove=False)
-        reason = self.log_tail()
+            if "Address already in use" not in self.log_tail(3):
+                break
+        text, reason = self.log_text(), self.log_tail()
         self.stop()  # its own folder goes too; the log's last lines are in the message
-        raise ConnectionFailed(f"redis-server did not start: {reason}")
+        raise ServerDidNotStart(f"redis-server did not start: {reason}", text)
 
     def _wait(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_timeout=1, socket_connect_timeout=1)
+        # no retries inside redis-py: its default back-off hid a server that had already exited
+        # for seconds (a corrupt dump.rdb took 3 x 4 s to report)
+        client = self.client(0, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
         try:
             while time.monotonic() < deadline:
                 if self.proc is None or self.proc.poll() is not None:
@@ -136,26 +270,47 @@ class RedisServer:
                     client.ping()
                     return True
                 except (redis.AuthenticationError, redis.ResponseError):
-                    return True  # it answers; it only wants a password
-                except (redis.ConnectionError, redis.TimeoutError):  # not up yet, or loading its file
+                    return True  # it answers; it only wants a password (or is loading its file)
+                except (redis.ConnectionError, redis.TimeoutError, OSError):  # not up yet
                     time.sleep(0.02)
             return False
         finally:
             client.close()
 
-    def log_tail(self, lines: int = 5) -> str:
+    def log_text(self) -> str:
         try:
             with open(os.path.join(self.dir, "redis.log"), encoding="utf-8", errors="replace") as f:
-                return " | ".join(f.read().strip().splitlines()[-lines:])
+                return f.read()
         except OSError:
-            return "(no log)"
+            return ""
+
+    def log_tail(self, lines: int = 5) -> str:
+        text = self.log_text().strip()
+        return " | ".join(text.splitlines()[-lines:]) if text else "(no log)"
+
+    def url_for(self, db: int = 0) -> str:
+        if self.socket_path:
+            return f"unix://{self.socket_path}?db={db}"
+        return f"redis://127.0.0.1:{self.port}/{db}"
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_for(0)
 
-    def client(self, db: int = 0) -> redis.Redis:
-        return redis.Redis(port=self.port, db=db)
+    def settings(self, cache_db: int | None = 1, **kwargs):
+        """ConnectionSettings for db 0 of this server; the IP-info cache in ``cache_db`` of the
+        same server (None: Kalipso's default cache address, port 6379 db 1)."""
+        from kalipso.data.connect import ConnectionSettings
+
+        cache_url = self.url_for(cache_db) if cache_db is not None else None
+        if self.socket_path:
+            return ConnectionSettings(unix_socket=self.socket_path, cache_url=cache_url, **kwargs)
+        return ConnectionSettings(port=self.port, cache_url=cache_url, **kwargs)
+
+    def client(self, db: int = 0, **kwargs) -> redis.Redis:
+        if self.socket_path:
+            return redis.Redis(unix_socket_path=self.socket_path, db=db, **kwargs)
+        return redis.Redis(port=self.port, db=db, **kwargs)
 
     def stop(self, remove: bool = True) -> None:
         with shielded():
