@@ -66,25 +66,6 @@ def guarded(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-# The per-profile and per-window keys a pane needs, with the type Slips writes them as.
-_NEEDED_KEYS = {
-    "timeline": ("profile_{ip}_{tw}_timeline", "zset"),
-    "evidence": ("profile_{ip}_{tw}_evidence", "hash"),
-    "window": ("profile_{ip}_{tw}", "hash"),
-    "out": ("profile_{ip}_{tw}:OutTuples:symbols", "hash"),
-    "in": ("profile_{ip}_{tw}:InTuples:symbols", "hash"),
-    "windows": ("twsprofile_{ip}", "zset"),
-}
-# Which of them each method reads, most likely culprit first (others: all of them).
-_METHOD_KEYS = {
-    "timeline": ("timeline",), "activity": ("timeline",), "evidence": ("evidence", "window"),
-    "evidence_counts": ("evidence", "window"), "alerts": ("window",), "aggregates": ("window",),
-    "out_tuples": ("out", "window"), "in_tuples": ("in", "window"),
-    "counts": ("timeline", "evidence", "window", "out"), "destinations": ("window", "out"),
-    "profile": ("windows",), "timewindows": ("windows",),
-}
-
-
 class SlipsData:
     """Read access to one Slips analysis (a Redis db, its IP-info cache, its flows file)."""
 
@@ -117,27 +98,7 @@ class SlipsData:
         return plumbing.batched(self.r, commands)
 
     def _wrong_type_key(self, method: str, args: tuple, kwargs: dict) -> str | None:
-        """After a WRONGTYPE in ``method(ip, tw, ...)``: '<key> is a hash, not a sorted set'."""
-        ip = args[0] if args else kwargs.get("ip")
-        tw = args[1] if len(args) > 1 else kwargs.get("tw")
-        tw = getattr(tw, "name", tw)
-        if not isinstance(ip, str):
-            return None
-        candidates = [_NEEDED_KEYS[n] for n in _METHOD_KEYS.get(method, tuple(_NEEDED_KEYS))]
-        candidates = [(t.format(ip=ip, tw=tw), kind) for t, kind in candidates
-                      if isinstance(tw, str) or "{tw}" not in t]
-        try:
-            pipe = self.r.pipeline(transaction=False)
-            for key, _ in candidates:
-                pipe.type(key)
-            found = pipe.execute()
-        except redis.RedisError:
-            return None
-        for (key, kind), got in zip(candidates, found, strict=False):
-            got = parse.decode(got)
-            if got not in ("none", kind):
-                return f"{plumbing.first_line(key)} is {plumbing.type_name(got)}, not {plumbing.type_name(kind)}"
-        return None
+        return plumbing.wrong_type_key(self.r, method, args, kwargs)
 
     def _absent_on_wrong_type(self, key: str, read: Callable[[], T], default: T) -> T:
         return plumbing.absent_on_wrong_type(key, read, default)

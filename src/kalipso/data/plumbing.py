@@ -55,6 +55,49 @@ def translated(label: str, diagnose: Callable[[], str | None] | None = None) -> 
         raise UnexpectedData(f"Redis at {first_line(label)} refused a read: {first_line(exc)}") from exc
 
 
+# The per-profile and per-window keys a pane needs, with the type Slips writes them as.
+NEEDED_KEYS = {
+    "timeline": ("profile_{ip}_{tw}_timeline", "zset"),
+    "evidence": ("profile_{ip}_{tw}_evidence", "hash"),
+    "window": ("profile_{ip}_{tw}", "hash"),
+    "out": ("profile_{ip}_{tw}:OutTuples:symbols", "hash"),
+    "in": ("profile_{ip}_{tw}:InTuples:symbols", "hash"),
+    "windows": ("twsprofile_{ip}", "zset"),
+}
+# Which of them each method reads, most likely culprit first (others: all of them).
+METHOD_KEYS = {
+    "timeline": ("timeline",), "activity": ("timeline",), "evidence": ("evidence", "window"),
+    "evidence_counts": ("evidence", "window"), "alerts": ("window",), "aggregates": ("window",),
+    "out_tuples": ("out", "window"), "in_tuples": ("in", "window"),
+    "counts": ("timeline", "evidence", "window", "out"), "destinations": ("window", "out"),
+    "profile": ("windows",), "timewindows": ("windows",),
+}
+
+
+def wrong_type_key(client: redis.Redis, method: str, args: tuple, kwargs: dict) -> str | None:
+    """After a WRONGTYPE in ``method(ip, tw, ...)``: '<key> is a hash, not a sorted set', from
+    one TYPE pipeline over the keys that method reads (run on the error path only)."""
+    ip = args[0] if args else kwargs.get("ip")
+    tw = args[1] if len(args) > 1 else kwargs.get("tw")
+    tw = getattr(tw, "name", tw)
+    if not isinstance(ip, str):
+        return None
+    candidates = [NEEDED_KEYS[n] for n in METHOD_KEYS.get(method, tuple(NEEDED_KEYS))]
+    candidates = [(t.format(ip=ip, tw=tw), kind) for t, kind in candidates if isinstance(tw, str) or "{tw}" not in t]
+    try:
+        pipe = client.pipeline(transaction=False)
+        for key, _ in candidates:
+            pipe.type(key)
+        found = pipe.execute()
+    except redis.RedisError:
+        return None
+    for (key, kind), got in zip(candidates, found, strict=False):
+        got = got.decode("utf-8", "replace") if isinstance(got, bytes) else str(got)
+        if got not in ("none", kind):
+            return f"{first_line(key)} is {type_name(got)}, not {type_name(kind)}"
+    return None
+
+
 def absent_on_wrong_type(key: str, read: Callable[[], T], default: T) -> T:
     """Read an auxiliary key; when it holds another type than Slips writes, it counts as absent
     (a warning goes to the log file) so that the tree and the export still work."""
