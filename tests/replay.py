@@ -14,7 +14,8 @@ rebuilds a fixture step by step, paced over ``duration`` seconds, in Slips' orde
 6. counters, ``accumulated_threat_levels``, classic ``alerts``/``ClosedTW``, ``analysis_end``.
 
 It ends with exactly the fixture's keys and values (TTLs are ignored). Works for the current
-(1.1.21), middle (1.1.16) and classic (1.0.1) fixtures.
+(1.1.21), middle (1.1.16) and classic (1.0.1) fixtures. Time is shared by phase (``offsets``):
+with duration=8: profiles from 0.8 s, windows from 2 s, evidence and alerts from 4.8 s to 7.6 s.
 
     replay = Replay(server.client(0), server.client(1), dataset, duration=8.0)
     thread = replay.run_in_thread(stop_event)   # or replay.run(stop_event)
@@ -281,13 +282,30 @@ class Replay:
             if len(pipe):
                 pipe.execute()
 
+    def offsets(self) -> list[float]:
+        """When each step is written, in seconds from the start.
+
+        Time goes to the phases a reader cares about, not to the size of the cache (a TI feed
+        can be thousands of fields): metadata and cache share 10 % of ``duration``, profiles
+        15 %, windows 35 %, evidence and alerts 35 %, the end 5 %, each spread evenly over its
+        steps (a phase a dataset lacks gives its share to the others)."""
+        weights = {"metadata": 0.05, "cache": 0.05, "profiles": 0.15, "windows": 0.35, "evidence": 0.35,
+                   "end": 0.05}
+        group = [("evidence" if phase == "alert" else phase) for phase, _ in self.steps]
+        counts = {g: group.count(g) for g in set(group)}
+        scale = sum(weights[g] for g in counts) or 1.0
+        out, t = [], 0.0
+        for g in group:
+            out.append(t)
+            t += self.duration * weights[g] / scale / counts[g]
+        return out
+
     def run(self, stop: threading.Event | None = None) -> int:
-        """Write every step, paced evenly over ``duration``; returns the steps written."""
+        """Write every step, paced over ``duration`` (see offsets); returns the steps written."""
         stop = stop or threading.Event()
         began = time.monotonic()
-        total = max(len(self.steps), 1)
-        for i, (phase, commands) in enumerate(self.steps):
-            due = began + self.duration * i / total
+        for i, ((phase, commands), offset) in enumerate(zip(self.steps, self.offsets(), strict=True)):
+            due = began + offset
             if stop.wait(max(due - time.monotonic(), 0.0)):
                 break
             self.write_step(commands)
