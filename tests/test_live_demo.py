@@ -196,3 +196,13 @@ def test_command_line_on_a_unix_socket(redis_binary, tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_command_line_refuses_a_redis_holding_other_data(empty_redis):
+    empty_redis.client(0).hset("analysis", mapping={"name": "dataset/real.pcap", "slips_version": "1.1.21"})
+    command = [sys.executable, "-m", "kalipso.demo", "--live", "--port", str(empty_redis.port), "--seconds", "0.5"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "dataset/real.pcap" in result.stderr
+    assert empty_redis.client(0).hget("analysis", "name") == b"dataset/real.pcap"  # untouched
+    assert subprocess.run(command + ["--force"], capture_output=True, timeout=60).returncode == 0
+    assert subprocess.run(command, capture_output=True, timeout=60).returncode == 0  # a demo: rewritten

@@ -31,6 +31,20 @@ def _clients(args: argparse.Namespace) -> tuple[redis.Redis, redis.Redis]:
             redis.Redis(host=args.host, port=args.cache_port or args.port, db=1))
 
 
+def _foreign_data(db0: redis.Redis, db1: redis.Redis) -> str:
+    """Why writing here would destroy someone's data ('' when db 0 and db 1 are empty or hold a
+    demo analysis): the demo writer stands in for Slips only in a Redis of its own."""
+    name = db0.hget("analysis", "name")
+    if name is not None and name.startswith(b"demo/"):
+        return ""
+    if db0.dbsize():
+        return "db 0 of this Redis holds data that is not a Kalipso demo" + (
+            f" (a Slips analysis of {name.decode(errors='replace')})" if name else "")
+    if db1.dbsize():
+        return "db 1 of this Redis holds data (a Slips IP-info cache?)"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kalipso.demo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,8 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--print-alerts", action="store_true",
                       help="print 'alert <unix time> <ip> <timewindow>' when an alert is in Redis "
                            "(to measure how fast a reader notices it)")
+    parser.add_argument("--force", action="store_true",
+                        help="write even though the Redis holds data that the demo did not write")
     args = parser.parse_args(argv)
     db0, db1 = _clients(args)
+    try:
+        foreign = not args.force and _foreign_data(db0, db1)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        print(f"python -m kalipso.demo: {exc}", file=sys.stderr)
+        return 1
+    if foreign:
+        print(f"python -m kalipso.demo: {foreign}; it flushes db 0 and db 1 first. Point it at a private "
+              "Redis, or give --force.", file=sys.stderr)
+        return 1
     if not args.live:
         if not args.output_dir:
             parser.error("OUTPUT_DIR is required without --live")
