@@ -15,8 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kalipso.data import ConnectionSettings
-from kalipso.data import server as servers
-from kalipso.data.server import RedisServer, shielded
+from kalipso.data.server import RedisServer, claim, shielded
 from kalipso.demo.generator import Scenario, generate
 from kalipso.demo.live import LiveScenario, LiveWriter
 
@@ -27,15 +26,12 @@ def demo_database(scenario: Scenario | None = None,
     """Yield settings of a private demo database; stop the writer and the server and delete
     their files after. The living writer runs until the ``with`` block ends."""
     out = tempfile.mkdtemp(prefix="kalipso-demo-")
-    if hasattr(servers, "claim"):  # a later start removes it if this process is SIGKILLed
-        servers.claim(out)
-    try:  # a private unix socket where server.py offers one (no other local user can connect)
-        server = RedisServer(unix_socket=True)  # type: ignore[call-arg]
-    except TypeError:
-        server = RedisServer()
+    claim(out)  # a later start removes it if this process is SIGKILLed
     stop = threading.Event()
     thread: threading.Thread | None = None
+    server: RedisServer | None = None
     try:
+        server = RedisServer(unix_socket=True)  # no other local user can connect
         server.start()
         if scenario is not None or live is False:
             generate(server.client(0), server.client(1), out, scenario or Scenario())
@@ -44,14 +40,12 @@ def demo_database(scenario: Scenario | None = None,
                                 live if isinstance(live, LiveScenario) else LiveScenario())
             writer.start()  # the history, before the board's first read
             thread = writer.run_in_thread(stop)
-        if hasattr(server, "settings"):
-            yield server.settings(cache_db=1)
-        else:
-            yield ConnectionSettings(port=server.port, cache_url=f"redis://127.0.0.1:{server.port}/1")
+        yield server.settings(cache_db=1)
     finally:
         with shielded():
             stop.set()
             if thread is not None:
                 thread.join(timeout=5)
-            server.stop()
+            if server is not None:
+                server.stop()
             shutil.rmtree(out, ignore_errors=True)
