@@ -84,7 +84,9 @@ def mutate_value(rng: random.Random, raw: bytes) -> bytes:
         text = raw.decode("utf-8", "replace")
         at = rng.randrange(len(text) + 1)
         return (text[:at] + rng.choice(HOSTILE) + text[at:]).encode("utf-8", "surrogatepass")
-    return rng.choice([b"", b"null", b"[]", b"{}", b'"just a string"', b"{not json", b"1e400"])
+    return rng.choice([b"", b"null", b"[]", b"{}", b'"just a string"', b"{not json", b"1e400", b"[" * 50000,
+                       # JSON escapes of lone surrogates decode to str that UTF-8 cannot encode
+                       b'{"description": "\\ud800", "daddr": "\\udc80x", "id": "\\ud83d", "info": {"\\udfff": 1}}'])
 
 
 def _flip_type(rng: random.Random, client, key: str, old: str) -> None:
@@ -200,6 +202,10 @@ def run_export(argv: list[str]) -> tuple[int, str, str]:
 
 def judge(code: int, out: str, err: str, fmt: str) -> str | None:
     """None when the run ended cleanly; otherwise what was wrong."""
+    try:  # what a real stdout (UTF-8) has to encode
+        (out + err).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"output UTF-8 cannot encode: {exc}"
     if code == 2:
         if not err.endswith("\n") or err.count("\n") != 1 or control_bytes(err):
             return f"exit 2 without one clean stderr line: {err!r}"
