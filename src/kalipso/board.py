@@ -99,6 +99,7 @@ class Board:
     message: str = ""
     refreshed_at: float = 0.0
     pending_jump: TreeRow | None = None
+    moved: bool = False  # the user has moved or opened something: keep their place from now on
     _memo_key: tuple | None = field(default=None, repr=False)
     _memo: tuple[list[str], list[TreeRow]] = field(default=([], []), repr=False)
 
@@ -218,7 +219,10 @@ class Board:
         current = self.current_row()
         self.facts, self.threat_names = result.value
         self.facts_seconds = result.seconds
-        self._keep_row(current)
+        if self.moved:
+            self._keep_row(current)
+        else:
+            self.tree_cursor = self.tree_top = 0  # the first screen: the most severe host on top
         if self.pending_jump is None and self.message.startswith("malicious marks are still loading"):
             self.message = ""
 
@@ -367,6 +371,7 @@ class Board:
 
     # ============================================================= commands
     def run(self, name: str, page_rows: int) -> None:
+        self.moved = True
         COMMANDS[name](self, page_rows)
 
     @command("focus_next")
@@ -470,6 +475,7 @@ class Board:
             self.panes["evidence"].set(LOADING)
 
     def click_tree(self, index: int) -> None:
+        self.moved = True
         rows = self.rows()
         if 0 <= self.tree_top + index < len(rows):
             self.focus = "tree"
@@ -492,6 +498,7 @@ class Board:
             self.message = "profiles sorted by " + ("threat" if self.sort_by_threat else "IP")
 
     def set_filter(self, text: str) -> None:
+        self.moved = True
         row = self.current_row()
         self.filter_text = text
         self._keep_row(row)

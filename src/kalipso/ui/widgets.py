@@ -151,14 +151,22 @@ def draw_status(win: curses.window, y: int, cols: int, content: Line) -> None:
 # --------------------------------------------------------------- help bar
 def help_items(views: list[tuple[str, str]], board: list[tuple[str, str]], essential: set[str],
                width: int) -> list[tuple[str, str]]:
-    """(key, name) items of the help bar: whole names when they fit, else keys only; never
-    half a name. Board commands beyond the essential ones go first."""
-    levels = (views + board, [(k, "") for k, _ in views] + board,
-              [(k, "") for k, _ in views] + [b for b in board if b[1] in essential])
-    for items in levels:
-        if sum(cell_width(k) + (cell_width(n) + 1 if n else 0) + 1 for k, n in items) <= width:
-            return items
-    return levels[-1]
+    """(key, name) items of the help bar: whole view names when they fit, else the keys only;
+    never half a name. Then board commands are dropped from the end, the essential ones last."""
+
+    def fits(items: list[tuple[str, str]]) -> bool:
+        return sum(cell_width(k) + (cell_width(n) + 1 if n else 0) + 1 for k, n in items) <= width
+
+    if fits(views + board):
+        return views + board
+    keys_only = [(k, "") for k, _ in views]
+    board = list(board)
+    while not fits(keys_only + board):
+        optional = [i for i, (_, n) in enumerate(board) if n not in essential]
+        if not optional:
+            break
+        board.pop(optional[-1])
+    return keys_only + board
 
 
 def draw_help_bar(win: curses.window, y: int, cols: int, items: list[tuple[str, str]], current: str | None) -> None:
