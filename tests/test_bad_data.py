@@ -330,3 +330,18 @@ def test_a_paused_redis_is_slow_not_lost(empty_redis):
     finally:
         time.sleep(1.3)
     assert data.timeline(IP, TW).total == 4
+
+
+def test_a_flows_file_that_is_no_database(empty_redis, tmp_path):
+    _bad_database(empty_redis.client(0))
+    garbage = tmp_path / "flows.sqlite"
+    garbage.write_bytes(b"\x1b[2J not a database " * 100)
+    data = open_slips(ConnectionSettings(port=empty_redis.port), flows_db=str(garbage))
+    activity = data.activity(IP, data.timewindow(IP, TW))
+    assert activity.bytes_source == "timeline" and sum(activity.flows) == 4
+    agg = data.aggregates(IP, TW)
+    assert not agg.available and "cannot read" in agg.unavailable_reason
+    for fmt in ("json", "text"):
+        code, out, _ = _export(empty_redis, "--profile", IP, "--timewindow", TW, "--flows-db", str(garbage),
+                               "--format", fmt)
+        assert code == 0 and "\x1b" not in out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -34,6 +35,7 @@ from kalipso.data.models import (
     TimeWindowCounts,
     threat_rank,
 )
+from kalipso.logfile import log
 
 T = TypeVar("T")
 DEFAULT_WIDTH = 3600.0
@@ -418,10 +420,14 @@ class SlipsData:
         sums = [0] * buckets
         source = None
         if self.flows_db is not None:
-            for ts, nbytes in self.flows_db.flow_times(ip, tw.name):
-                sums[min(max(int((ts - start) // width), 0), buckets - 1)] += nbytes
-            source = "sqlite"
-        elif sum(flows) <= 20000:
+            try:
+                for ts, nbytes in self.flows_db.flow_times(ip, tw.name):
+                    sums[min(max(int((ts - start) // width), 0), buckets - 1)] += nbytes
+                source = "sqlite"
+            except (sqlite3.Error, OverflowError, ValueError) as exc:  # not a database, odd numbers
+                log.warning("bytes per bucket from %s failed: %s", self.flows_db.path, plumbing.first_line(exc))
+                sums = [0] * buckets
+        if source is None and sum(flows) <= 20000:
             for entry in self.timeline(ip, tw.name, 0, sum(flows)).items:
                 if entry.ts is None:  # a score Slips could not have written (+-inf)
                     continue
