@@ -84,6 +84,7 @@ class App:
     # ------------------------------------------------------------------ loop
     def run(self) -> None:
         self.loader = Loader(self.data, debug=self.debug)
+        pane.use_ascii(not self.utf8)
         try:
             with terminal() as stdscr:
                 self.loop(stdscr)
@@ -333,7 +334,7 @@ class App:
 
     def copy_ip(self) -> None:
         value = self.board.focused_ip()
-        ip, why = clipboard.copyable_ip(value) if hasattr(clipboard, "copyable_ip") else (value, "")
+        ip, why = clipboard.copyable_ip(value)
         if ip is None:
             self.board.message = why or "no IP selected to copy"
             return

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import curses
-import unicodedata
 
-from wcwidth import wcswidth
-
-from kalipso.text import sanitize
+from kalipso import text as txt
 from kalipso.ui import styles
 from kalipso.ui.layout import Rect
 from kalipso.views.base import Line
@@ -15,41 +12,27 @@ from kalipso.views.base import Line
 ASCII_BOX = {"h": "-", "v": "|", "tl": "+", "tr": "+", "bl": "+", "br": "+"}
 UTF8_BOX = {"h": "─", "v": "│", "tl": "┌", "tr": "┐", "bl": "└", "br": "┘"}
 
-
-def cell_width(ch: str) -> int:
-    if unicodedata.combining(ch):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+_ascii_only = False  # a terminal whose locale is not UTF-8 gets ASCII for every glyph
 
 
-def text_width(text: str) -> int:
-    """Terminal cells of a sanitised string."""
-    return len(text) if text.isascii() else max(wcswidth(text), 0)
-
-
-def fit(text: str, width: int) -> str:
-    """Cut ``text`` to at most ``width`` terminal cells."""
-    out, used = [], 0
-    for ch in text:
-        w = cell_width(ch)
-        if used + w > width:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out)
+def use_ascii(flag: bool) -> None:
+    global _ascii_only
+    _ascii_only = flag
 
 
 def put(win: curses.window, y: int, x: int, text: str, width: int, style: str | int = "normal") -> int:
     """Write sanitised ``text`` at (y, x), at most ``width`` cells. Returns the cells used."""
     if width <= 0:
         return 0
-    text = fit(sanitize(text, 4096), width)
+    text = txt.fit(text, width)  # sanitises: no escape sequence or control reaches the terminal
+    if _ascii_only:
+        text = txt.fit(txt.ascii_fallback(text), width)
     attr = styles.attr(style) if isinstance(style, str) else style
     try:
         win.addstr(y, x, text, attr)
     except curses.error:
         pass  # writing the bottom-right cell raises after drawing it; nothing to do
-    return sum(cell_width(c) for c in text)
+    return txt.cell_width(text)
 
 
 def put_line(win: curses.window, y: int, x: int, line: Line, width: int, extra_attr: int = 0) -> None:

@@ -11,9 +11,9 @@ import curses
 import textwrap
 from dataclasses import dataclass
 
+from kalipso.text import cell_width
 from kalipso.ui import pane
 from kalipso.ui.layout import Rect
-from kalipso.ui.pane import text_width as cell_width
 from kalipso.views.base import Line, line
 
 UTF8_GLYPHS = {"current": "●", "up": "↑", "down": "↓", "more": "…"}
