@@ -108,6 +108,18 @@ class Tmux:
         screen = self._tmux("capture-pane", "-p", "-S", "-")
         return [ln for ln in screen.splitlines() if ln.strip() and not ln.startswith("Pane is dead")]
 
+    def program_pid(self) -> int | None:
+        """The pid of the kalipso process in the pane (the pane's shell runs it as a child)."""
+        shell = self._tmux("display-message", "-p", "#{pane_pid}").strip()
+        if not shell.isdigit():
+            return None
+        try:
+            with open(f"/proc/{shell}/task/{shell}/children", encoding="ascii") as f:
+                children = f.read().split()
+        except OSError:
+            return None
+        return int(children[0]) if children else None
+
     def close(self) -> None:
         self._tmux("kill-server")
         shutil.rmtree(self._dir, ignore_errors=True)
