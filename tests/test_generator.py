@@ -110,6 +110,12 @@ def test_scale_parameters(redis_server, tmp_path):
                                beacon=False, scanner=False))
     assert result.alerts == 0
     data = open_slips(ConnectionSettings(port=redis_server.port))
-    assert data.timeline("10.0.0.10", "timewindow1", 0, 1).total == 0 or True
+    # up to 200 hosts live on the LAN (192.168.1.x); the 10.x numbering is only for larger scales
+    ips = {p.ip for p in data.profiles(timewindows=False)}
+    assert {f"192.168.1.{i}" for i in range(10, 60)} <= ips and "10.0.0.10" not in ips
+    assert data.timeline("10.0.0.10", "timewindow1", 0, 1).total == 0
     first = "192.168.1.10"
     assert data.timeline(first, "timewindow1", 0, 10).total >= 500
+    # the big window is the first host's first window only; the others keep ~flows_per_hour
+    assert data.timeline(first, "timewindow2", 0, 1).total < 50
+    assert data.timeline("192.168.1.11", "timewindow1", 0, 1).total < 50
