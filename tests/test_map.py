@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-geo = pytest.importorskip("kalipso_views.geo")
+# kalipso_views.geo always imports (it imports geopandas lazily, in load()): skip on what it needs
+pytest.importorskip("geopandas", reason="the world map needs geopandas (pip install geopandas)")
+pytest.importorskip("shapely", reason="the world map needs shapely (installed with geopandas)")
+
+from kalipso_views import geo
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +29,14 @@ def test_small_countries_are_points(world):
         assert world.find(name) is None and geo.norm(name) in geo.POINTS
 
 
-def test_map_marks_the_countries_of_the_destinations(world):
+def test_map_marks_the_countries_of_the_destinations(world, monkeypatch):
     from kalipso_views import worldmap
     from kalipso_views.worldmap import MapModel, MapView
 
-    worldmap._world.update(state="ready", world=world)
+    # the view's module-level world (and its raster cache) go back as they were after the test
+    monkeypatch.setitem(worldmap._world, "state", "ready")
+    monkeypatch.setitem(worldmap._world, "world", world)
+    monkeypatch.setitem(worldmap._world, "grids", {})
     view = MapView()
     view.options = {"utf8": True}
     model = MapModel("10.0.0.1", "timewindow1", (("Czechia", 2, 10), ("Singapore", 1, 1)))
