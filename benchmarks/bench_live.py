@@ -8,7 +8,8 @@
    redis-server (open_saved) and asking it, the alternative.
 3. The live writer: history written on start, then flows and Redis commands per second.
 
-Prints the figures; asserts nothing. Run: .venv/bin/python benchmarks/bench_live.py [--quick]
+Prints the figures; asserts nothing.
+Run: .venv/bin/python benchmarks/bench_live.py [--quick] [--only discovery|saved|live]
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+# only what the discovery figures need at the top: that part also runs on older commits
+# (PYTHONPATH=<old checkout>/src python benchmarks/bench_live.py --only discovery), for before/after
 from kalipso.data import ConnectionSettings, analysis_client, discover
-from kalipso.data.server import RedisServer, free_port, redis_candidates
-from kalipso.demo.generator import Scenario, generate
-from kalipso.demo.live import LiveScenario, LiveWriter
+from kalipso.data.server import RedisServer, free_port
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "fixtures")
 
@@ -56,6 +57,8 @@ def discovery(paused: bool) -> None:
 
 def saved_files(quick: bool) -> None:
     from kalipso.data.savefile import open_saved
+    from kalipso.data.server import redis_candidates
+    from kalipso.demo.generator import Scenario, generate
 
     for path in sorted(glob.glob(os.path.join(FIXTURES, "slips-*", "*", "dump.rdb"))):
         t0 = time.perf_counter()
@@ -90,6 +93,8 @@ def saved_files(quick: bool) -> None:
 
 
 def live_writer(seconds: float) -> None:
+    from kalipso.demo.live import LiveScenario, LiveWriter
+
     with tempfile.TemporaryDirectory() as out, RedisServer() as server:
         writer = LiveWriter(server.client(0), server.client(1), out, LiveScenario())
         t0 = time.perf_counter()
@@ -103,10 +108,14 @@ def live_writer(seconds: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller database, 10 s of live writing")
+    parser.add_argument("--only", choices=("discovery", "saved", "live"))
     args = parser.parse_args()
-    discovery(paused=not args.quick)
-    saved_files(args.quick)
-    live_writer(10 if args.quick else 60)
+    if args.only in (None, "discovery"):
+        discovery(paused=not args.quick)
+    if args.only in (None, "saved"):
+        saved_files(args.quick)
+    if args.only in (None, "live"):
+        live_writer(10 if args.quick else 60)
 
 
 if __name__ == "__main__":
