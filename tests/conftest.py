@@ -86,6 +86,21 @@ def load_keys_json(server: RedisServer, dataset: Path) -> dict:
     return dump
 
 
+def servers_in(folder: Path) -> list[int]:
+    """Pids of processes whose working folder is inside ``folder``: a private redis-server runs
+    in its own folder (--dir), whether it listens on a port or on a unix socket."""
+    root = str(Path(folder).resolve()) + os.sep
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/cwd").startswith(root):
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
 def flows_db_of(dataset: Path) -> str | None:
     path = dataset / "flows.sqlite"
     return str(path) if path.exists() else None

@@ -4,17 +4,17 @@ and whatever way it ends (q, Ctrl-C, the terminal closing) no Redis or file is l
 from __future__ import annotations
 
 import os
-import re
+import shlex
 import shutil
-import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, servers_in
 
 pytestmark = pytest.mark.slow
 
@@ -35,34 +35,17 @@ def wait_screen(sock: str, *texts: str, timeout: float) -> str:
     raise AssertionError(f"never saw {texts} on screen:\n{screen}")
 
 
-def processes() -> list[str]:
-    """Command lines of all processes (from /proc: no dependence on procps)."""
-    out = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            out.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:
-            continue
-    return out
+def leftovers(tmpdir: Path) -> list[str]:
+    """What a demo left behind: servers still running in its folders, and the folders.
+    (Found by working folder, so it holds for a server on a port or on a unix socket.)"""
+    return [f"server pid {pid}" for pid in servers_in(tmpdir)] + [p.name for p in tmpdir.iterdir()]
 
 
-def port_of(screen: str) -> int:
-    """The private Redis's port, from the status line (redis-server retitles itself host:port)."""
-    return int(re.search(r"Kalipso  127\.0\.0\.1:(\d+)/0", screen).group(1))
-
-
-def leftovers(tmpdir: Path, port: int) -> list[str]:
-    servers = [p for p in processes() if "redis-server" in p and f"127.0.0.1:{port}" in p]
-    with socket.socket() as s:
-        listening = [f"something listens on {port}"] if s.connect_ex(("127.0.0.1", port)) == 0 else []
-    return servers + listening + [p.name for p in tmpdir.iterdir()]
-
-
-def wait_clean(tmpdir: Path, port: int, timeout: float = 20) -> None:
+def wait_clean(tmpdir: Path, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
-    while leftovers(tmpdir, port) and time.monotonic() < deadline:
+    while leftovers(tmpdir) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not leftovers(tmpdir, port), leftovers(tmpdir, port)
+    assert not leftovers(tmpdir), leftovers(tmpdir)
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +56,10 @@ def fresh_copy(tmp_path_factory) -> Path:
     return copy
 
 
-def start(fresh_copy: Path, tmpdir: Path, command: str) -> str:
+def start(cwd: Path, tmpdir: Path, command: str) -> str:
     sock = f"kalipso-demo-{uuid.uuid4().hex[:6]}"
     env = f"env -u LINES -u COLUMNS LANG=C.UTF-8 TMPDIR={tmpdir}"
-    tmux(sock, "new-session", "-d", "-x", "120", "-y", "32", "-c", str(fresh_copy),
+    tmux(sock, "new-session", "-d", "-x", "120", "-y", "32", "-c", str(cwd),
          f"{env} {command}; echo EXITED $?; sleep 30")
     return sock
 
@@ -86,33 +69,32 @@ def test_make_demo_then_quit(fresh_copy, tmp_path):
     tmpdir.mkdir()
     sock = start(fresh_copy, tmpdir, "make demo")
     try:
-        port = port_of(wait_screen(sock, "Profiles (", "demo network", timeout=1200))  # set-up installs the venv
+        wait_screen(sock, "Profiles (", "demo network", timeout=1200)  # set-up installs the venv
+        assert servers_in(tmpdir)  # its private Redis, in a folder under TMPDIR
         tmux(sock, "send-keys", "s")  # by threat: the malicious hosts first, marked
         screen = wait_screen(sock, "sorted by threat", timeout=20)
         assert "+!192.168.1.23 acct-pc-07" in screen and "+!192.168.1.66 kali" in screen
         tmux(sock, "send-keys", "q")
         wait_screen(sock, "EXITED 0", timeout=30)
-        wait_clean(tmpdir, port)
+        wait_clean(tmpdir)
     finally:
         tmux(sock, "kill-server")
 
 
 @pytest.mark.parametrize("how", ["ctrl-c", "terminal closes"])
-def test_demo_cleans_up_however_it_ends(fresh_copy, tmp_path, how):
-    python = fresh_copy / ".venv" / "bin" / "python"
-    if not python.exists():
-        pytest.skip("runs after test_make_demo_then_quit has set up the copy")
+def test_demo_cleans_up_however_it_ends(tmp_path, how):
+    # the installed Kalipso of this test run: no dependence on another test having built a copy
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir()
-    sock = start(fresh_copy, tmpdir, f"{python} -m kalipso --demo")
+    sock = start(REPO, tmpdir, f"{shlex.quote(sys.executable)} -m kalipso --demo")
     try:
-        port = port_of(wait_screen(sock, "Profiles (", timeout=60))
-        assert len(leftovers(tmpdir, port)) >= 3  # a private Redis, listening, and its folders
+        wait_screen(sock, "Profiles (", timeout=60)
+        assert servers_in(tmpdir) and list(tmpdir.iterdir())  # a private Redis and its folders
         if how == "ctrl-c":
             tmux(sock, "send-keys", "C-c")
             wait_screen(sock, "EXITED", timeout=30)
         else:
             tmux(sock, "kill-server")  # SIGHUP to the program, as when an SSH session drops
-        wait_clean(tmpdir, port)
+        wait_clean(tmpdir)
     finally:
         tmux(sock, "kill-server")

@@ -25,7 +25,7 @@ from kalipso.data import savefile, server
 from kalipso.demo.generator import Scenario, generate
 from tmuxdrive import Tmux
 
-from conftest import FIXTURES
+from conftest import FIXTURES, servers_in
 
 DUMPS = sorted(glob.glob(str(FIXTURES / "slips-*" / "*" / "dump.rdb")))
 
@@ -95,20 +95,6 @@ def test_board_on_saved_file(dump, tmp_path):
     while (list(private.iterdir()) or servers_in(private)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not list(private.iterdir()) and not servers_in(private)
-
-
-def servers_in(folder: Path) -> list[int]:
-    """Pids of this user's processes whose working folder is inside ``folder`` (a private
-    redis-server runs with --dir, its folder)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.readlink(f"/proc/{entry}/cwd").startswith(str(folder.resolve()) + os.sep):
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def test_too_old_redis_is_named(monkeypatch):
