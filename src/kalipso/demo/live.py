@@ -74,6 +74,37 @@ THREAT = {"info": 0.0, "low": 0.2, "medium": 0.5, "high": 0.8, "critical": 1.0}
 THRESHOLD_PER_MINUTE = 0.25
 
 
+CNC_TI = {"description": "Emotet C&C server", "threat_level": "high", "source": "abuse.ch feodotracker"}
+CNC_VT = {"URL": 0.62, "down_file": 0.35, "ref_file": 0.2, "com_file": 0.41}
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """One conn flow as the profiler sees it, with its out tuple after it."""
+
+    src: str
+    dst: str
+    n: int  # time window of src
+    uid: str
+    sport: int
+    dport: int
+    proto: str
+    ts: float
+    state: str  # Zeek conn_state
+    established: bool
+    spkts: int
+    dpkts: int
+    sbytes: int
+    dbytes: int
+    dur: float
+    label: str
+    dport_name: str
+    tuple_id: str
+    letters: str  # of the tuple so far
+    previous: float  # the tuple's previous flow ts, 0.0 for its first
+    before: float | bool  # the one before that, False if none
+
+
 @dataclass(frozen=True)
 class LiveScenario:
     """How the living network behaves. Times are seconds."""
@@ -193,17 +224,8 @@ class LiveWriter:
         self.db0.flushdb()
         if self.db1 is not None:
             self.db1.flushdb()
-        if self.output_dir:
-            self._sql = new_flows_db(os.path.join(self.output_dir, "databases", "flows.sqlite"), wal=True)
         b = self._batch()
-        b().set("slips_start_time", repr(self.clock()))
-        b().hset("analysis", mapping={
-            "slips_version": SLIPS_VERSION, "name": "demo/kalipso-live-office", "input_type": "interface",
-            "analysis_start": time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.clock())) + ".000000",
-            "output_dir": self.output_dir or "", "evidence_detection_threshold": "0.25",
-            "branch": "None", "commit": "None", "disabled_modules": "[]"})
-        b().set("mode", "interactive")
-        b().hset("local_network", "default", LAN + "0/24")
+        self._store_start()
         b.flush()
         self._schedule_all()
         self.started = True
@@ -281,6 +303,108 @@ class LiveWriter:
     def tw_start(self, n: int) -> float:
         return self.file_start + (n - 1) * self.s.width
 
+    # ------------------------------------------- how current Slips stores things
+    # (ClassicLiveWriter in classic.py overrides these _store_* methods)
+    def _store_start(self) -> None:
+        if self.output_dir:
+            self._sql = new_flows_db(os.path.join(self.output_dir, "databases", "flows.sqlite"), wal=True)
+        p = self._p
+        p().set("slips_start_time", repr(self.clock()))
+        p().hset("analysis", mapping={
+            "slips_version": SLIPS_VERSION, "name": "demo/kalipso-live-office", "input_type": "interface",
+            "analysis_start": time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(self.clock())) + ".000000",
+            "output_dir": self.output_dir or "", "evidence_detection_threshold": "0.25",
+            "branch": "None", "commit": "None", "disabled_modules": "[]"})
+        p().set("mode", "interactive")
+        p().hset("local_network", "default", LAN + "0/24")
+
+    def _store_profile(self, ip: str, ts: float) -> None:
+        self._p().zadd("profiles", {f"profile_{ip}": ts}, nx=True)
+        self._p().hset(f"profile_{ip}", mapping={"starttime": str(ts), "duration": str(self.s.width),
+                                                 "confidence": "0.05", "threat_level": "info"})
+
+    def _store_flow(self, f: _Flow) -> None:
+        """The profiler's out tuple (symbols_handler.py) and the SQLite flows row."""
+        base = f"profile_{f.src}_timewindow{f.n}:OutTuples"
+        self._p().hset(self._key(f.src, f.n, f"{base}:symbols"), f.tuple_id, f.letters)
+        self._p().zadd(self._key(f.src, f.n, f"{base}:last_flow_ts"), {f.tuple_id: f.ts})
+        if f.previous:
+            self._p().zadd(self._key(f.src, f.n, f"{base}:deltas"), {f.tuple_id: f.previous})
+        self._p().incr("processed_flows_by_profiler_so_far")
+        if self._sql is not None:
+            doc = flow_document(f.uid, f.src, f.dst, f.sport, f.dport, f.proto, f.ts, f.state, f.spkts, f.dpkts,
+                                f.sbytes, f.dbytes, f.dur, f.dport_name)
+            self._sql.execute("INSERT INTO flows VALUES (?,?,?,?,?,?)",
+                              (f.uid, json.dumps(doc), f.label, f"profile_{f.src}", f"timewindow{f.n}", ""))
+
+    def _store_ip_info(self, server: Server, ts: float) -> None:
+        c = self._p(cache=True)
+        c.hset("IPsInfo:geocountry", server.ip, server.country)
+        c.hset("IPsInfo:asn", server.ip, json.dumps({"number": server.asn, "org": server.org, "timestamp": ts}))
+        c.hset("IPsInfo:reverse_dns", server.ip, server.rdns)
+        if server.domains:
+            c.hset("IPsInfo:DNS_resolution", server.ip, json.dumps(list(server.domains)))
+            c.hset("IPsInfo:SNI", server.ip, json.dumps([{"server_name": server.domains[0], "dport": 443}]))
+        if server is CNC:
+            c.hset("IPsInfo:threatintelligence", server.ip, json.dumps(CNC_TI))
+            c.hset("IPsInfo:VirusTotal", server.ip, json.dumps({**CNC_VT, "timestamp": ts}))
+
+    def _store_evidence(self, src: str, n: int, eid: str, ts: float, etype: str, level: str,
+                        confidence: float, description: str, victim: str | None) -> None:
+        ioc = {"TI": None, "AS": None, "rDNS": None, "SNI": None, "DNS_resolution": None,
+               "queries": None, "CNAME": None}
+        uids = [self._uid()]
+        doc = {"evidence_type": etype, "description": description,
+               "attacker": {"direction": "SRC", "ioc_type": "IP", "value": src, "profile": {"ip": src}, **ioc},
+               "threat_level": level.upper(), "profile": {"ip": src},
+               "timewindow": {"number": n, "start_time": "", "end_time": ""},
+               "uid": uids, "timestamp": round(ts, 6), "interface": "default",
+               "victim": ({"direction": "DST", "ioc_type": "IP", "value": victim, **ioc} if victim else None),
+               "proto": False, "dst_port": None, "src_port": None, "method": "HEURISTIC",
+               "id": eid, "confidence": confidence, "rel_id": None}
+        p = self._p
+        p().hset(self._key(src, n, f"profile_{src}_timewindow{n}_evidence"), eid, json.dumps(doc))
+        p().hset("flows_causing_evidence", eid, json.dumps(uids))
+        p().expire("flows_causing_evidence", 600)
+        p().incr("number_of_evidence")
+        p().sadd(self._key(src, n, f"processed_evidence_profile_{src}_timewindow{n}"), eid)
+
+    def _store_threat(self, src: str, n: int, level: str, top: str, threat: float) -> None:
+        self._p().hset(f"profile_{src}", mapping={"threat_level": level, "max_threat_level": top})
+        if threat:
+            self._p().zincrby("accumulated_threat_levels", threat, f"profile_{src}_timewindow{n}")
+
+    def _store_alert(self, ip: str, n: int, ts: float, evidence_ids: list[str]) -> str:
+        """alert_handler.py: the TW hash's ``alerts`` field (read-modify-write of a JSON object
+        alert id -> JSON list of evidence ids), the counter, the reset of the accumulated threat,
+        the cache's score/confidence, and the SQLite ``alerts`` row."""
+        alert_id = self._uuid()
+        alerts = self._alerts.setdefault((ip, n), {})
+        alerts[alert_id] = json.dumps(evidence_ids)
+        p = self._p
+        p().hset(self._key(ip, n, f"profile_{ip}_timewindow{n}"), "alerts", json.dumps(alerts))
+        p().incr("number_of_alerts")
+        p().zadd("accumulated_threat_levels", {f"profile_{ip}_timewindow{n}": 0.0})
+        if self.db1 is not None:
+            p(cache=True).hset("IPsInfo:score", ip, str(THREAT[self._levels.get(ip, "info")]))
+            p(cache=True).hset("IPsInfo:confidence", ip, "0.9")
+        if self._sql is not None:
+            start = self.tw_start(n)
+            self._sql.execute("INSERT INTO alerts VALUES (?,?,?,?,?,?,?)",
+                              (alert_id, str(self.clock()), ip, f"timewindow{n}", str(start),
+                               str(start + self.s.width), "malicious"))
+        return alert_id
+
+    def _store_host(self, ip: str, name: str, mac: str, ts: float) -> None:
+        """DHCP: the host name goes to SQLite (altflows), the MAC to the profile."""
+        self._altflow("dhcp", ip, ts, {"uids": [], "client_addr": ip, "server_addr": GATEWAY,
+                                       "host_name": name, "smac": mac, "requested_addr": "", "daddr": GATEWAY})
+        self._profile(ip, ts)
+        self._p().hset(f"profile_{ip}", mapping={
+            "dhcp": "true", "MAC": mac,
+            "first user-agent": json.dumps({"user_agent": self.rng.choice(USER_AGENTS), "os_type": "",
+                                            "os_name": ""})})
+
     # --------------------------------------------------------------- plumbing
     def _batch(self) -> _Batch:
         self._b = _Batch(self.db0, self.db1, self.stats)
@@ -343,18 +467,24 @@ class LiveWriter:
 
     def _profile(self, ip: str, ts: float) -> int:
         """add_profile + add_tw (profile_handler.py): the profile and its window, first time only."""
-        n = self.tw_of(ts)
         if ip not in self._tws:
             self._tws[ip] = set()
-            self._p().zadd("profiles", {f"profile_{ip}": ts}, nx=True)
-            self._p().hset(f"profile_{ip}", mapping={"starttime": str(ts), "duration": str(self.s.width),
-                                                     "confidence": "0.05", "threat_level": "info"})
+            self._store_profile(ip, ts)
             self.stats.profiles += 1
+        n = self._number(ip, ts)
         if n not in self._tws[ip]:
             self._tws[ip].add(n)
-            self._p().zadd(f"twsprofile_{ip}", {f"timewindow{n}": self.tw_start(n)})
+            self._p().zadd(f"twsprofile_{ip}", {f"timewindow{n}": self._window_start(ip, n)})
             self.stats.timewindows += 1
         return n
+
+    def _number(self, ip: str, ts: float) -> int:
+        """The number of the window of ``ip`` that ``ts`` falls in (current Slips: one numbering
+        for the whole capture)."""
+        return self.tw_of(ts)
+
+    def _window_start(self, ip: str, n: int) -> float:
+        return self.tw_start(n)
 
     # ------------------------------------------------------------------- flows
     def _flow(self, src: str, dst: str, dport: int, proto: str, ts: float, state: str,
@@ -370,21 +500,12 @@ class LiveWriter:
         established = state in ("S1", "SF", "S2", "S3", "RSTO", "RSTP", "OTH")
         # the profiler: out tuple letters (symbols_handler.py)
         tup_id = f"{dst}-{dport}-{proto}"
-        tup = self._tuples.setdefault((src, n), {}).setdefault(tup_id, ["", 0.0])
-        previous = tup[1]
+        tup = self._tuples.setdefault((src, n), {}).setdefault(tup_id, ["", 0.0, False])
+        previous, before = tup[1], tup[2]
         tup[0] += letter(established, sbytes + dbytes, previous, ts)
-        tup[1] = ts
-        base = f"profile_{src}_timewindow{n}:OutTuples"
-        self._p().hset(self._key(src, n, f"{base}:symbols"), tup_id, tup[0])
-        self._p().zadd(self._key(src, n, f"{base}:last_flow_ts"), {tup_id: ts})
-        if previous:
-            self._p().zadd(self._key(src, n, f"{base}:deltas"), {tup_id: previous})
-        self._p().incr("processed_flows_by_profiler_so_far")
-        if self._sql is not None:
-            doc = flow_document(uid, src, dst, sport, dport, proto, ts, state, spkts, dpkts, sbytes, dbytes,
-                                dur, dport_name)
-            self._sql.execute("INSERT INTO flows VALUES (?,?,?,?,?,?)",
-                              (uid, json.dumps(doc), label, f"profile_{src}", f"timewindow{n}", ""))
+        tup[1], tup[2] = ts, previous or False
+        self._store_flow(_Flow(src, dst, n, uid, sport, dport, proto, ts, state, established, spkts, dpkts,
+                               sbytes, dbytes, dur, label, dport_name, tup_id, tup[0], previous, before))
         # the timeline module, after the profiler
         line = timeline_line(dst, dport, proto, ts, established, sbytes, dbytes, dur,
                              self._resolution(dst), info, dport_name)
@@ -414,20 +535,8 @@ class LiveWriter:
                 "ts": ts, "uid": self._uid(), "domains": list(server.domains), "resolved-by": [GATEWAY],
                 "timewindows": [f"timewindow{self.tw_of(ts)}"]}))
             self._p().hset("DomainsResolved", server.domains[0], json.dumps([server.ip]))
-        if self.db1 is None:
-            return
-        c = self._p(cache=True)
-        c.hset("IPsInfo:geocountry", server.ip, server.country)
-        c.hset("IPsInfo:asn", server.ip, json.dumps({"number": server.asn, "org": server.org, "timestamp": ts}))
-        c.hset("IPsInfo:reverse_dns", server.ip, server.rdns)
-        if server.domains:
-            c.hset("IPsInfo:DNS_resolution", server.ip, json.dumps(list(server.domains)))
-            c.hset("IPsInfo:SNI", server.ip, json.dumps([{"server_name": server.domains[0], "dport": 443}]))
-        if server is CNC:
-            c.hset("IPsInfo:threatintelligence", server.ip, json.dumps(
-                {"description": "Emotet C&C server", "threat_level": "high", "source": "abuse.ch feodotracker"}))
-            c.hset("IPsInfo:VirusTotal", server.ip, json.dumps(
-                {"URL": 0.62, "down_file": 0.35, "ref_file": 0.2, "com_file": 0.41, "timestamp": ts}))
+        if self.db1 is not None:
+            self._store_ip_info(server, ts)
 
     # ----------------------------------------------------- evidence and alerts
     def _evidence(self, src: str, ts: float, etype: str, level: str, confidence: float, description: str,
@@ -435,58 +544,20 @@ class LiveWriter:
         """alert_handler.set_evidence, then the evidence handler: count, accumulate, maybe alert."""
         n = self._profile(src, ts)
         eid = self._uuid()
-        ioc = {"TI": None, "AS": None, "rDNS": None, "SNI": None, "DNS_resolution": None,
-               "queries": None, "CNAME": None}
-        uids = [self._uid()]
-        doc = {"evidence_type": etype, "description": description,
-               "attacker": {"direction": "SRC", "ioc_type": "IP", "value": src, "profile": {"ip": src}, **ioc},
-               "threat_level": level.upper(), "profile": {"ip": src},
-               "timewindow": {"number": n, "start_time": "", "end_time": ""},
-               "uid": uids, "timestamp": round(ts, 6), "interface": "default",
-               "victim": ({"direction": "DST", "ioc_type": "IP", "value": victim, **ioc} if victim else None),
-               "proto": False, "dst_port": None, "src_port": None, "method": "HEURISTIC",
-               "id": eid, "confidence": confidence, "rel_id": None}
-        p = self._p
-        p().hset(self._key(src, n, f"profile_{src}_timewindow{n}_evidence"), eid, json.dumps(doc))
-        p().hset("flows_causing_evidence", eid, json.dumps(uids))
-        p().expire("flows_causing_evidence", 600)
-        p().incr("number_of_evidence")
-        p().sadd(self._key(src, n, f"processed_evidence_profile_{src}_timewindow{n}"), eid)
-        self._set_threat(src, level)
+        self._store_evidence(src, n, eid, ts, etype, level, confidence, description, victim)
+        old = self._levels.get(src, "info")
+        self._levels[src] = top = level if THREAT[level] >= THREAT[old] else old
         threat = THREAT[level] * confidence
         self._acc[(src, n)] = self._acc.get((src, n), 0.0) + threat
-        p().zincrby("accumulated_threat_levels", threat, f"profile_{src}_timewindow{n}")
+        self._store_threat(src, n, level, top, threat)
         self._pending.setdefault((src, n), []).append(eid)
         self.stats.evidence += 1
         if self._acc[(src, n)] >= THRESHOLD_PER_MINUTE * self.s.width / 60:
             self._alert(src, n, ts)
 
-    def _set_threat(self, ip: str, level: str) -> None:
-        old = self._levels.get(ip, "info")
-        top = level if THREAT[level] >= THREAT[old] else old
-        self._levels[ip] = top
-        self._p().hset(f"profile_{ip}", mapping={"threat_level": level, "max_threat_level": top})
-
     def _alert(self, ip: str, n: int, ts: float) -> None:
-        """alert_handler.py: the TW hash's ``alerts`` field (read-modify-write of a JSON object
-        alert id -> JSON list of evidence ids), the counter, the reset of the accumulated threat,
-        the cache's score/confidence, and the SQLite ``alerts`` row."""
-        alert_id = self._uuid()
-        alerts = self._alerts.setdefault((ip, n), {})
-        alerts[alert_id] = json.dumps(self._pending.pop((ip, n), []))
-        p = self._p
-        p().hset(self._key(ip, n, f"profile_{ip}_timewindow{n}"), "alerts", json.dumps(alerts))
-        p().incr("number_of_alerts")
+        self._store_alert(ip, n, ts, self._pending.pop((ip, n), []))
         self._acc[(ip, n)] = 0.0
-        p().zadd("accumulated_threat_levels", {f"profile_{ip}_timewindow{n}": 0.0})
-        if self.db1 is not None:
-            p(cache=True).hset("IPsInfo:score", ip, str(THREAT[self._levels.get(ip, "info")]))
-            p(cache=True).hset("IPsInfo:confidence", ip, "0.9")
-        if self._sql is not None:
-            start = self.tw_start(n)
-            self._sql.execute("INSERT INTO alerts VALUES (?,?,?,?,?,?,?)",
-                              (alert_id, str(self.clock()), ip, f"timewindow{n}", str(start),
-                               str(start + self.s.width), "malicious"))
         self.stats.alerts += 1
         self.stats.alerted.append((ip, f"timewindow{n}", ts))
 
@@ -505,14 +576,7 @@ class LiveWriter:
         i = len(self._names)
         self._names[ip] = name or f"{HOST_NAMES[i % len(HOST_NAMES)]}-{i:02d}"
         mac = f"08:00:27:{int(ip.rsplit('.', 1)[1]):02x}:{i & 255:02x}:{self.rng.randint(0, 255):02x}"
-        self._altflow("dhcp", ip, ts, {"uids": [], "client_addr": ip, "server_addr": GATEWAY,
-                                       "host_name": self._names[ip], "smac": mac, "requested_addr": "",
-                                       "daddr": GATEWAY})
-        self._profile(ip, ts)
-        self._p().hset(f"profile_{ip}", mapping={
-            "dhcp": "true", "MAC": mac,
-            "first user-agent": json.dumps({"user_agent": self.rng.choice(USER_AGENTS), "os_type": "",
-                                            "os_name": ""})})
+        self._store_host(ip, self._names[ip], mac, ts)
         if browse:
             self._hosts.append(ip)
 
