@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalipso import boardlines, clipboard, keymap
+from kalipso import boardlines, clipboard, keymap, triage
 from kalipso.board import COMMANDS as BOARD_COMMANDS
 from kalipso.board import Board
 from kalipso.data.models import Evidence
@@ -58,6 +58,7 @@ class App:
     prompt_before: str = ""  # the filter when the prompt opened: Esc restores it
     show_help: bool = False
     detail_top: int = 0
+    follow_why: bool = False
     running: bool = True
     pending_output: str = ""
     problem: str = ""  # the last internal error (status line)
@@ -291,12 +292,17 @@ class App:
             self.board.set_filter(self.prompt)
 
     def handle_detail(self, key: str, rows: int) -> None:
-        if key in ("\x1b", "q", "\n", "KEY_ENTER", "KEY_LEFT", "h"):
-            self.board.detail = None
-            self.detail_top = 0
+        if key in ("\x1b", "q", "\n", "KEY_ENTER", "KEY_LEFT", "h", "KEY_BACKSPACE", "\x7f"):
+            self.board.close_detail()
+            self.detail_top, self.follow_why = 0, False
+        elif key in ("f", "F"):
+            self.board.ask_why()
+            self.follow_why = True  # scroll to the Why section, also when it arrives later
         elif key in ("KEY_DOWN", "j"):
+            self.follow_why = False
             self.detail_top += 1
         elif key in ("KEY_UP", "k"):
+            self.follow_why = False
             self.detail_top = max(self.detail_top - 1, 0)
         elif key in ("KEY_NPAGE", " "):
             self.detail_top += max(rows - 6, 1)
@@ -423,11 +429,15 @@ class App:
     def draw_timeline(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
         b = self.board
         width = rect.w - 2
-        first = b.timeline_top - b.timeline_offset
-        entries = b.timeline[max(first, 0): max(first, 0) + max(b.timeline_height, 0)] if first >= 0 else ()
-        content = [boardlines.timeline_line(e, g) for e in entries]
+        h = max(b.timeline_height, 0)
+        if b.collapse:
+            content = [boardlines.run_line(run, g) for run in b.timeline_runs[b.timeline_top: b.timeline_top + h]]
+        else:
+            first = b.timeline_top - b.timeline_offset
+            entries = b.timeline[first: first + h] if first >= 0 else ()
+            content = [boardlines.timeline_line(e, g) for e in entries]
         b.hscroll["timeline"] = clamp_scroll(b.hscroll["timeline"], content, width)
-        content = [shift(ln, b.hscroll["timeline"], g) for ln in content]
+        content = [shift(ln, b.hscroll["timeline"]) for ln in content]
         status, reason = self.pane_state("timeline")
         if status == READY and b.timeline_total and not content:
             status = LOADING  # scrolled past the lines held: the next page is on its way
@@ -436,6 +446,9 @@ class App:
             title += f" {b.selected[0]} {b.selected[1]}"
             if b.timeline_total:
                 title += f" [{b.timeline_cursor + 1}/{b.timeline_total}]"
+                if b.collapse and b.timeline_lines != b.timeline_total:
+                    title += f" ({b.timeline_lines:,} lines" + (
+                        f", first {len(b.timeline):,} folded)" if b.timeline_lines > len(b.timeline) else ")")
         cursor = b.timeline_cursor - b.timeline_top if b.focus == "timeline" and content else None
         widgets.draw_pane(win, rect, title, b.focus == "timeline", self.utf8, content, cursor, status, reason)
 
@@ -443,29 +456,40 @@ class App:
         b = self.board
         width = rect.w - 2
         content: list[Line] = []
-        if b.selected and (b.evidence or b.alerts):
-            content = [boardlines.evidence_head(b)]
-            body = [boardlines.evidence_line(e) for e in b.evidence[b.evidence_top: b.evidence_top + b.evidence_height]]
+        rows = b.evidence_items()
+        if b.selected and rows:
+            b.evidence_top = widgets.scroll_window(b.evidence_cursor, b.evidence_top, b.evidence_height, len(rows))
+            body = [boardlines.evidence_row(kind, obj, depth, kind != "item" and self.is_open(kind, obj), g)
+                    for kind, obj, depth in rows[b.evidence_top: b.evidence_top + b.evidence_height]]
             b.hscroll["evidence"] = clamp_scroll(b.hscroll["evidence"], body, width)
-            content += [shift(ln, b.hscroll["evidence"], g) for ln in body]
+            content = [boardlines.evidence_head(b)] + [shift(ln, b.hscroll["evidence"]) for ln in body]
         cursor = 1 + b.evidence_cursor - b.evidence_top if b.focus == "evidence" and content else None
         status, reason = self.pane_state("evidence")
         if not b.selected:
             status, reason = "empty", ""
         widgets.draw_pane(win, rect, "Evidence", b.focus == "evidence", self.utf8, content, cursor, status, reason)
 
+    def is_open(self, kind: str, obj: Any) -> bool:
+        key = {"alerts": "alerts", "alert": ("alert", getattr(obj, "id", None)),
+               "group": ("group", getattr(obj, "key", None))}.get(kind)
+        return key in self.board.evidence_open
+
     def draw_detail(self, stdscr: curses.window, rows: int, cols: int) -> None:
-        obj = self.board.detail
-        if isinstance(obj, Evidence):
-            title, fields = "Evidence", boardlines.evidence_fields(obj)
-        else:
-            title, fields = "Timeline line", boardlines.timeline_fields(obj)
+        b = self.board
+        obj = b.detail
         width = min(max(cols - 4, 20), 100) - 2
-        content = widgets.wrap_fields(fields, width)
+        content = widgets.wrap_fields(triage.detail_fields(obj), width)
+        footer = "Esc close  Up/Down scroll"
+        if isinstance(obj, Evidence):
+            footer += "  f: the flows behind it"
+            if b.why_asked:
+                if self.follow_why:
+                    self.detail_top = len(content)
+                content += boardlines.why_lines(b.why, width, widgets.glyphs(self.utf8))
         body_h = rows - 5
         self.detail_top = max(0, min(self.detail_top, len(content) - body_h))
-        widgets.draw_overlay(stdscr, rows, cols, title, content, self.utf8, self.detail_top,
-                             "Esc/Enter close  Up/Down scroll")
+        widgets.draw_overlay(stdscr, rows, cols, boardlines.detail_title(obj), content, self.utf8,
+                             self.detail_top, footer)
 
     def draw_view(self, stdscr: curses.window, rows: int, cols: int) -> None:
         v = self.view
@@ -547,7 +571,7 @@ def clamp_scroll(offset: int, content: list[Line], width: int) -> int:
     return max(0, min(offset, longest - width))
 
 
-def shift(ln: Line, columns: int, g: dict[str, str]) -> Line:
+def shift(ln: Line, columns: int) -> Line:
     """The line scrolled ``columns`` characters to the left (horizontal scrolling)."""
     if columns <= 0:
         return ln

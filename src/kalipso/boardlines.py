@@ -5,17 +5,15 @@ The widgets in kalipso.ui draw these lines; they never look inside a Slips value
 
 from __future__ import annotations
 
-from dataclasses import fields
+from typing import Any
 
+from kalipso import triage
 from kalipso.board import Board, TreeRow
+from kalipso.data import why
 from kalipso.data.models import Evidence, IPInfo, TimelineEntry, threat_rank
 from kalipso.text import format_ts
+from kalipso.triage import plural
 from kalipso.views.base import Line, line
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """'1 alert', '2 alerts', '1,599 evidence' (many=word for uncountables)."""
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def threat_style(level: str | None) -> str:
@@ -74,21 +72,6 @@ def timeline_line(e: TimelineEntry, glyphs: dict[str, str]) -> Line:
     return line(*parts)
 
 
-def timeline_fields(e: TimelineEntry) -> list[tuple[str, str]]:
-    """Every field of a timeline line, for the detail box."""
-    if e.malformed:
-        return [("unreadable line", e.raw)]
-    out = [("time", e.timestamp or format_ts(e.ts))]
-    for f in fields(e):
-        if f.name in ("ts", "timestamp", "info", "malformed", "raw"):
-            continue
-        value = getattr(e, f.name)
-        if value:
-            out.append((f.name.replace("_", " "), str(value)))
-    out.extend((k, v) for k, v in e.info)
-    return out
-
-
 # -------------------------------------------------------------------- evidence
 def evidence_line(e: Evidence) -> Line:
     level = e.threat_level or "?"
@@ -98,30 +81,66 @@ def evidence_line(e: Evidence) -> Line:
                 (e.description, "normal"), (conf, "dim"))
 
 
-def evidence_fields(e: Evidence) -> list[tuple[str, str]]:
-    """Every field of an evidence, for the detail box."""
-    out = [("description", e.description), ("threat level", e.threat_level),
-           ("confidence", f"{e.confidence:g}" if e.confidence is not None else ""),
-           ("type", e.evidence_type), ("attacker", e.attacker), ("victim", e.victim),
-           ("category", e.category), ("time", format_ts(e.ts) if e.ts is not None else e.timestamp),
-           ("id", e.id)]
-    for f in fields(e):
-        if f.name not in {"description", "threat_level", "confidence", "evidence_type", "attacker", "victim",
-                          "category", "ts", "timestamp", "id", "malformed"}:
-            value = getattr(e, f.name)
-            if value:
-                out.append((f.name.replace("_", " "), ", ".join(map(str, value)) if isinstance(value, tuple)
-                            else str(value)))
-    return [(k, v) for k, v in out if v]
-
-
 def evidence_head(board: Board) -> Line:
-    n_alerts = len(board.alerts)
-    times = [t for t in (to_epoch(getattr(a, "time", None)) for a in board.alerts) if t is not None]
-    first = format_ts(min(times)) if times else None
-    return line((plural(len(board.evidence), "evidence", "evidence"), "header"), (", ", "header"),
-                (plural(n_alerts, "alert"), "malicious" if n_alerts else "header"),
-                (f", first at {first}" if first else "", "dim"))
+    s = board.summary
+    if s is None:
+        return line(("loading…", "dim"))
+    return line((plural(s.total, "evidence", "evidence"), "header"),
+                (f" in {plural(len(s.groups), 'group')}", "dim"), (", ", "header"),
+                (plural(s.alert_count, "alert"), "malicious" if s.alert_count else "header"),
+                (f", first fired {s.first_alert.fired}" if s.first_alert else "", "dim"))
+
+
+def evidence_row(kind: str, obj: Any, depth: int, is_open: bool, glyphs: dict[str, str]) -> Line:
+    """One row of the evidence pane: the alerts line, an alert, a group or one evidence."""
+    sign = ("-" if is_open else "+") if kind != "item" else " "
+    indent = "  " * depth
+    if kind == "alerts":
+        return line((f"{indent}{sign} ", "dim"), (plural(obj.alert_count, "alert"), "malicious"),
+                    (f" raised on {plural(sum(len(a.evidence) for a in obj.alerts), 'evidence', 'evidence')}", "dim"))
+    if kind == "alert":
+        when = f"fired {obj.fired}" + (" (est.)" if obj.estimated else "")
+        return line((f"{indent}{sign} ", "dim"), ("alert ", "malicious"), (when + " ", "dim"),
+                    (f"on {plural(len(obj.evidence), 'evidence', 'evidence')}", "normal"),
+                    (f", {obj.missing} gone" if obj.missing else "", "dim"))
+    if kind == "group":
+        span = obj.first if obj.first == obj.last else f"{obj.first}–{obj.last}"
+        return line((f"{indent}{sign}", "dim"), ("A" if obj.in_alert else " ", "malicious"),
+                    (f" {obj.threat_level or '?':<8} ", threat_style(obj.threat_level)),
+                    (f"×{obj.count:<4} " if obj.count > 1 else "      ", "number"),
+                    (obj.evidence_type + " ", "title"), (obj.target + " " if obj.target else "", "ip"),
+                    (span + " ", "dim"), (obj.description, "normal"))
+    return line((indent + "  ", "dim")) + evidence_line(obj)
+
+
+def run_line(run: triage.TimelineRun, glyphs: dict[str, str]) -> Line:
+    """A timeline run: one line, with ×N and the time range when it folds several."""
+    base = timeline_line(run.entry, glyphs)
+    if not run.collapsed:
+        return base
+    last = run.last.split(" ")[-1] if run.last[:10] == run.first[:10] else run.last
+    return line((f"×{run.count} ", "number"), (f"{run.first}–{last} ", "dim")) + base[1:]
+
+
+def detail_title(obj: Any) -> str:
+    return {Evidence: "Evidence", TimelineEntry: "Timeline line", triage.TimelineRun: "Timeline lines",
+            triage.EvidenceGroup: "Evidence group", triage.AlertEntry: "Alert"}.get(type(obj), "Details")
+
+
+def why_lines(result: why.WhyResult | None, width: int, glyphs: dict[str, str]) -> list[Line]:
+    """The 'Why' part of an evidence's detail box: which source it is, then flows or lines."""
+    out: list[Line] = [line(), line(("Why: ", "title"), ("loading…" if result is None else result.source, "header"))]
+    if result is None:
+        return out
+    if result.note:
+        out.append(line((result.note, "dim")))
+    for f in result.flows:
+        out.append(line((f.summary, "normal")))
+    for e in result.timeline:
+        out.append(timeline_line(e, glyphs))
+    if result.missing:
+        out.append(line((f"{plural(result.missing, 'flow')} Slips named not found", "dim")))
+    return out
 
 
 def to_epoch(value: object) -> float | None:

@@ -26,13 +26,13 @@ def main_board(rows: int, cols: int) -> dict[str, Rect]:
     """status (top line), tree (left), ipinfo / timeline / evidence (right), help (bottom line).
 
     The tree gets 30% of the width (at least 30 columns: an IPv4 address with a host name, or
-    a time window with its start); the IP-info box 7 rows; the evidence box a quarter of the height.
+    a time window with its start); the IP-info box 7 rows; the timeline and the evidence share the rest.
     """
     body_h = rows - 2
     tree_w = min(max(30, cols * 3 // 10), 46)
     right_x, right_w = tree_w, cols - tree_w
     info_h = 7
-    evidence_h = max(6, body_h // 4 + 1)
+    evidence_h = max(6, (body_h - info_h) // 2)  # evidence is what the analyst reads: half of the right side
     timeline_h = body_h - info_h - evidence_h
     return {
         "status": Rect(0, 0, 1, cols),
