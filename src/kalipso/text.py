@@ -7,6 +7,7 @@ overrides. ``sanitize`` is applied on every path that puts such a string on a te
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import unicodedata
@@ -60,8 +61,11 @@ def _graphemes_fallback(text: str) -> Iterator[str]:
 _graphemes = getattr(wcwidth, "iter_graphemes", None) or _graphemes_fallback
 
 
+@functools.lru_cache(maxsize=4096)
 def _grapheme_width(cluster: str) -> int:
-    return max(wcwidth.wcswidth(cluster), 0) if not cluster.isascii() else len(cluster)
+    if cluster.isascii():
+        return len(cluster)
+    return max(wcwidth.wcwidth(cluster) if len(cluster) == 1 else wcwidth.wcswidth(cluster), 0)
 
 
 def cell_width(text: str) -> int:
@@ -70,7 +74,7 @@ def cell_width(text: str) -> int:
     if text.isascii() and text.isprintable():
         return len(text)
     safe = sanitize(text, max_len=len(text) + 1)
-    return sum(_grapheme_width(g) for g in _graphemes(safe))
+    return sum(map(_grapheme_width, _graphemes(safe)))
 
 
 def fit(text: str, width: int) -> str:
