@@ -149,6 +149,8 @@ class SlipsData:
         elif kind == "set":
             members = self.r.smembers("profiles")
         else:
+            if kind != "none":
+                log.warning("profiles holds %s, not a set: read as absent", plumbing.type_name(kind))
             members = []
         ips = (parse.decode(m) for m in members)
         return sorted({m[len("profile_"):] for m in ips if m.startswith("profile_")})
