@@ -14,6 +14,7 @@ import pytest
 
 from kalipso.data import ConnectionSettings, KalipsoDataError, open_slips
 from kalipso.data.live import analysis_identity, same_analysis
+from kalipso.demo.classic import ClassicLiveWriter
 from kalipso.demo.generator import BEACON_HOST, SCANNER_HOST
 from kalipso.demo.live import ATTACKER_HOST, LiveScenario, LiveWriter
 from kalipso.demo.session import demo_database
@@ -206,3 +207,27 @@ def test_command_line_refuses_a_redis_holding_other_data(empty_redis):
     assert empty_redis.client(0).hget("analysis", "name") == b"dataset/real.pcap"  # untouched
     assert subprocess.run(command + ["--force"], capture_output=True, timeout=60).returncode == 0
     assert subprocess.run(command, capture_output=True, timeout=60).returncode == 0  # a demo: rewritten
+
+
+def test_classic_layout_is_shaped_like_real_classic_slips_and_reads_back(empty_redis):
+    real = json.loads(needs_fixture("slips-1.0.1/test9-mixed-zeek-dir-threshold0.01/keys.json").read_text())
+    w = ClassicLiveWriter(empty_redis.client(0), empty_redis.client(1), None, LiveScenario(start=START),
+                          clock=lambda: START)
+    w.start()
+    w.advance(START + 20)
+    for db in ("0", "1"):
+        real_patterns = {(pattern(k), v["type"]) for k, v in real[db].items()}
+        ours = {(pattern(k.decode()), t) for k, (t, _) in dump(empty_redis.client(int(db))).items()}
+        assert ours <= real_patterns, sorted(ours - real_patterns)
+    data = open_slips(settings(empty_redis))
+    assert data.schema == "classic" and data.analysis.slips_version == "1.0.1"
+    profiles = {p.ip: p for p in data.profiles()}
+    assert profiles[ATTACKER_HOST].malicious_timewindows and profiles[ATTACKER_HOST].host_name == "guest-laptop"
+    assert profiles[BEACON_HOST].host_name == "acct-pc-07"
+    names = [tw.name for tw in data.timewindows(BEACON_HOST)]
+    assert names[0] == "timewindow1" and len(names) == len(set(names)) >= 3  # per profile, from 1
+    tw = names[-1]
+    assert data.evidence(BEACON_HOST, tw) and data.timeline(BEACON_HOST, tw, 0, 5).total
+    table = data.aggregates(BEACON_HOST, tw).table("dst_ports_client")
+    assert any(r.key == "4444" and r.flows for r in table)
+    assert data.ip_info("185.220.101.47").country == "Moldova"

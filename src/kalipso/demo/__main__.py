@@ -17,6 +17,7 @@ import time
 
 import redis
 
+from kalipso.demo.classic import ClassicLiveWriter
 from kalipso.demo.generator import Scenario, generate
 from kalipso.demo.live import LiveScenario, LiveWriter
 
@@ -70,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     live.add_argument("--flows-per-second", type=float, default=LiveScenario.flows_per_second)
     live.add_argument("--keep-old-windows", action="store_true",
                       help="do not delete the keys of window N-2 when window N closes (Slips does)")
+    live.add_argument("--classic", action="store_true",
+                      help="write classic Slips' layout (1.0.x) instead of the current one (1.1.21)")
     live.add_argument("--print-alerts", action="store_true",
                       help="print 'alert <unix time> <ip> <timewindow>' when an alert is in Redis "
                            "(to measure how fast a reader notices it)")
@@ -104,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     def printed(ip: str, tw: str, _ts: float) -> None:
         print(f"alert {time.time():.3f} {ip} {tw}", flush=True)
 
-    writer = LiveWriter(db0, db1, out, LiveScenario(
+    writer_class = ClassicLiveWriter if args.classic else LiveWriter
+    writer = writer_class(db0, db1, out, LiveScenario(
         width=args.width, seed=args.seed, history=args.history, flows_per_second=args.flows_per_second,
         forget_old_windows=not args.keep_old_windows), on_alert=printed if args.print_alerts else None)
     try:

@@ -16,15 +16,17 @@ from contextlib import contextmanager
 
 from kalipso.data import ConnectionSettings
 from kalipso.data.server import RedisServer, claim, shielded
+from kalipso.demo.classic import ClassicLiveWriter
 from kalipso.demo.generator import Scenario, generate
 from kalipso.demo.live import LiveScenario, LiveWriter
 
 
 @contextmanager
-def demo_database(scenario: Scenario | None = None,
-                  live: LiveScenario | bool = True) -> Iterator[ConnectionSettings]:
+def demo_database(scenario: Scenario | None = None, live: LiveScenario | bool = True,
+                  classic: bool = False) -> Iterator[ConnectionSettings]:
     """Yield settings of a private demo database; stop the writer and the server and delete
-    their files after. The living writer runs until the ``with`` block ends."""
+    their files after. The living writer runs until the ``with`` block ends; ``classic`` writes
+    classic Slips' layout (1.0.x) instead of the current one."""
     out = tempfile.mkdtemp(prefix="kalipso-demo-")
     claim(out)  # a later start removes it if this process is SIGKILLed
     stop = threading.Event()
@@ -36,8 +38,8 @@ def demo_database(scenario: Scenario | None = None,
         if scenario is not None or live is False:
             generate(server.client(0), server.client(1), out, scenario or Scenario())
         else:
-            writer = LiveWriter(server.client(0), server.client(1), out,
-                                live if isinstance(live, LiveScenario) else LiveScenario())
+            writer = (ClassicLiveWriter if classic else LiveWriter)(
+                server.client(0), server.client(1), out, live if isinstance(live, LiveScenario) else LiveScenario())
             writer.start()  # the history, before the board's first read
             thread = writer.run_in_thread(stop)
         yield server.settings(cache_db=1)
