@@ -9,10 +9,17 @@ STAMP   := $(VENV)/.installed
 
 install: $(STAMP)
 
+# The editable install also gets a static .pth with src/ and plugins/: setuptools' editable finder
+# runs after the ordinary sys.path scan, so without it a folder named "kalipso" in the current
+# directory (the checkout itself, seen from its parent folder) is imported as an empty namespace
+# package ("cannot import name '__version__' from 'kalipso' (unknown location)"). That is also
+# what the silenced "Editable installation" notice warns about. (editable_mode=compat would put
+# only src/ on the path, not plugins/; strict misses new modules until the next install.)
 $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet -e '.[test,server]'
+	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[test,server]'
+	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "kalipso-checkout.pth").write_text("\n".join(sys.argv[1:]) + "\n")' '$(CURDIR)/src' '$(CURDIR)/plugins'
 	@touch $@
 
 test: install

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 
@@ -43,3 +45,20 @@ def test_regular_install_carries_entry_points_and_plugins(tmp_path):
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == BUILTIN
     assert (target / "kalipso_views" / "data" / "countries.geojson").stat().st_size > 100_000
+
+
+def test_runs_from_the_folder_that_holds_the_checkout(tmp_path):
+    # `python -m kalipso` from the parent of a checkout named "kalipso": the checkout folder must
+    # not shadow the package ("cannot import name '__version__' from 'kalipso' (unknown location)")
+    checkout = tmp_path / "kalipso"
+    if (REPO / ".git").exists():
+        subprocess.run(["git", "clone", "--quiet", str(REPO), str(checkout)], check=True, timeout=120)
+    else:
+        shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(".venv", "build", "*.egg-info"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    for args in (["--version"], ["views"]):
+        result = subprocess.run([sys.executable, "-m", "kalipso", *args], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "unknown location" not in result.stderr
+    assert result.stdout.startswith(tuple("ECBPNIMHVA")) and "FAILED" not in result.stdout
