@@ -64,6 +64,7 @@ class Board:
     names: list[str] | None = None
     threat_names: list[str] | None = None
     details: dict[str, tuple[int, datatree.ProfileDetail]] = field(default_factory=dict)
+    strips: dict[str, tuple[int, tuple[tuple[str, ...], dict[str, str]]]] = field(default_factory=dict)
     facts: datatree.TreeFacts | None = None
     windows: dict[str, tuple[int, tuple[TimeWindow, ...]]] = field(default_factory=dict)
     expanded: set[str] = field(default_factory=set)
@@ -136,6 +137,10 @@ class Board:
             if missing:
                 out.append(Request("details", ("details", tuple(missing), self.gen),
                                    lambda d, ips=missing: datatree.profile_details(d, ips), "fg", 4, "profile details"))
+            unstriped = [r.ip for r in self.visible_rows() if r.tw is None and self._stale(self.strips.get(r.ip))]
+            if unstriped:
+                out.append(Request("strips", ("strips", tuple(unstriped), self.gen),
+                                   lambda d, ips=unstriped: datatree.window_threats(d, ips), "fg", 6, "threat strips"))
         for ip in sorted(self.expanded | ({self.selected[0]} if self.selected else set())):
             if self._stale(self.windows.get(ip)):
                 out.append(Request(f"windows:{ip}", (ip, self.gen), lambda d, ip=ip: d.timewindows(ip), "fg", 3,
@@ -247,6 +252,14 @@ class Board:
         if result.value:
             gen = result.key[2]
             self.details.update({ip: (gen, d) for ip, d in result.value.items()})
+
+    def _apply_strips(self, result: Result) -> None:
+        if result.value:
+            gen = result.key[2]
+            self.strips.update({ip: (gen, v) for ip, v in result.value.items()})
+        if len(self.strips) > 4 * WINDOW_CACHE:  # only the rows on screen need one
+            keep = {r.ip for r in self.visible_rows()}
+            self.strips = {ip: v for ip, v in self.strips.items() if ip in keep}
 
     def _apply_windows(self, ip: str, result: Result) -> None:
         gen = result.key[1]

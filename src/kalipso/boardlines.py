@@ -30,9 +30,12 @@ def tree_line(board: Board, row: TreeRow, glyphs: dict[str, str]) -> Line:
         sign = "…" if loading else "-" if expanded else "+"
         host = board.host_name(row.ip)
         detail = board.details.get(row.ip)
-        count = f" ({detail[1].window_count})" if detail and not expanded else ""
+        strip = strip_segments(board, row.ip)
+        # the strip has a cell per window; the count says how many when they do not all fit
+        count = f" ({detail[1].window_count})" if detail and not expanded and (
+            not strip or detail[1].window_count > STRIP_CELLS) else ""
         return line((f"{sign}{'!' if bad else ' '}", "malicious" if bad else "dim"),
-                    (row.ip, "malicious" if bad else "normal"),
+                    (row.ip, "malicious" if bad else "normal"), *strip,
                     (f" {host}" if host else "", "domain"), (count, "dim"))
     tw = board.window(row.ip, row.tw)
     if tw is None:
@@ -44,6 +47,20 @@ def tree_line(board: Board, row: TreeRow, glyphs: dict[str, str]) -> Line:
     style = "malicious" if bad else ("title" if current else "normal")
     return line(f"  {mark}", (f"{tw.name} ", style), (format_ts(tw.start, "%m-%d %H:%M"), "dim"),
                 (f" {plural(alerts, 'alert')}" if alerts else "", "malicious"))
+
+
+STRIP_CELLS = 6
+
+
+def strip_segments(board: Board, ip: str) -> list[tuple[str, str]]:
+    """The profile's threat strip: one letter per time window (newest windows), coloured by the
+    worst threat of that window; upper case where the window raised an alert."""
+    entry = board.strips.get(ip)
+    if not entry or not entry[1][0]:
+        return []
+    names, worst = entry[1]
+    strip = triage.threat_strip(names, worst, STRIP_CELLS, board.marks(ip).keys())
+    return [(" ", "normal")] + [(c, triage.STRIP_STYLES.get(c, "dim")) for c in strip]
 
 
 # -------------------------------------------------------------------- timeline
