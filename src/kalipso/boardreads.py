@@ -1,0 +1,254 @@
+"""The board's reads: which reads it wants now, and how their results come in.
+
+A mixin of Board. ``wants`` turns the board's state (what is selected, expanded, visible) into
+loader requests, one slot per pane; ``apply`` takes the results in and sets each pane's state.
+Results for a selection the user has already left are dropped. The read functions at the end
+run in the loader thread, so sorting and grouping never happen on the UI thread.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from kalipso import triage
+from kalipso.data import tree as datatree
+from kalipso.data import why
+from kalipso.data.models import Evidence
+from kalipso.loader import EMPTY, LOST, READY, UNAVAILABLE, Request, Result
+from kalipso.order import ip_sort_key, threat_order
+
+if TYPE_CHECKING:
+    from kalipso.board import Board
+
+PING_SECONDS = 2.0  # how often a lost connection is tried again
+WINDOW_CACHE = 64  # time-window lists kept for profiles that are not expanded
+COLLAPSE_LIMIT = 5000  # timeline lines read at once to fold repeated lines into runs
+
+
+class BoardReads:
+    """Reads of the Board (see the module). ``self`` is the Board."""
+    def wants(self: Board, now: float | None = None) -> list[Request]:
+        """The reads the board needs now. The app submits those whose key changed."""
+        now = time.monotonic() if now is None else now
+        if self.lost:
+            if now - self.last_ping < PING_SECONDS:
+                return []
+            self.last_ping = now
+            return [Request("ping", ("ping", now), lambda d: d.ping(), "bg", 0, "reconnect")]
+        out: list[Request] = []
+        if self.names_gen < self.gen:
+            gen = self.gen
+            out.append(Request("names", ("names", gen), _sorted_names, "bg", 0, "profiles"))
+        if self.names is not None and self.facts_gen < self.names_gen:
+            names, gen = self.names, self.names_gen
+            out.append(Request("facts", ("facts", gen), lambda d: _facts(d, names), "bg", 1,
+                               "malicious marks and threat levels"))
+        if self.names is not None:
+            missing = [r.ip for r in self.visible_rows() if r.tw is None and self._stale(self.details.get(r.ip))]
+            if missing:
+                out.append(Request("details", ("details", tuple(missing), self.gen),
+                                   lambda d, ips=missing: datatree.profile_details(d, ips), "fg", 4, "profile details"))
+            unstriped = [r.ip for r in self.visible_rows() if r.tw is None and self._stale(self.strips.get(r.ip))]
+            if unstriped:
+                out.append(Request("strips", ("strips", tuple(unstriped), self.gen),
+                                   lambda d, ips=unstriped: datatree.window_threats(d, ips), "fg", 6, "threat strips"))
+        for ip in sorted(self.expanded | ({self.selected[0]} if self.selected else set())):
+            if self._stale(self.windows.get(ip)):
+                out.append(Request(f"windows:{ip}", (ip, self.gen), lambda d, ip=ip: d.timewindows(ip), "fg", 3,
+                                   f"time windows of {ip}"))
+        if self.selected:
+            ip, tw = self.selected
+            start, length = self._timeline_page()
+            fold = self.collapse
+            out.append(Request("timeline", (ip, tw, start, length, fold, self.gen),
+                               lambda d: _timeline(d, ip, tw, start, length, fold), "fg", 0, "timeline"))
+            out.append(Request("evidence", (ip, tw, self.gen), lambda d: _evidence(d, ip, tw), "fg", 1, "evidence"))
+            if self.why_asked and isinstance(self.detail, Evidence):
+                e = self.detail
+                out.append(Request("why", (ip, tw, e.id, self.gen), lambda d: why.evidence_flows(d, ip, tw, e),
+                                   "fg", 0, "the flows behind the evidence"))
+        focused = self.focused_ip()
+        if focused:
+            out.append(Request("ipinfo", (focused, self.gen), lambda d: d.ip_info(focused), "fg", 2, "IP info"))
+        return out
+
+    def _stale(self, entry: tuple[int, Any] | None) -> bool:
+        return entry is None or entry[0] < self.gen
+
+    def _timeline_page(self) -> tuple[int, int]:
+        """The slice of the timeline to hold: the visible lines plus a screen above and below."""
+        if self.collapse:
+            return 0, COLLAPSE_LIMIT
+        h = max(self.timeline_height, 1)
+        lo, hi = self.timeline_offset, self.timeline_offset + len(self.timeline)
+        if self.timeline and lo <= self.timeline_top and self.timeline_top + h <= hi:
+            return tuple(self.asked.get("timeline", (None, None, lo, hi - lo))[2:4])  # type: ignore[return-value]
+        return max(self.timeline_top - h, 0), 3 * h
+
+    def refresh(self) -> None:
+        """Ask for everything again (the loader reads it in the background)."""
+        self.gen += 1
+
+    def apply(self, result: Result) -> None:
+        """Take in one loader result; results for a selection the user has left are dropped."""
+        slot = result.slot
+        if result.problem is not None and result.problem.state == LOST:
+            if not self.lost:
+                self.message = ""
+            self.lost = result.problem.reason
+            self.last_ping = time.monotonic()
+            for name in self._panes_of(slot):
+                self.panes[name].set(LOST, result.problem.reason)
+            return
+        if slot == "ping":
+            if result.problem is None and result.failure is None:
+                self.lost = None
+                self.message = "connection restored"
+                self.gen += 1
+            return
+        if slot.startswith("windows:"):
+            self._apply_windows(slot[len("windows:"):], result)
+            return
+        handler = getattr(self, f"_apply_{slot}", None)
+        if handler is not None:
+            handler(result)
+
+    def _panes_of(self, slot: str) -> tuple[str, ...]:
+        return {"names": ("tree",), "timeline": ("timeline",), "evidence": ("evidence",),
+                "ipinfo": ("ipinfo",)}.get(slot, ())
+
+    def _problem(self, result: Result, pane: str) -> bool:
+        """Set the pane's state from a failed result; True when the result carried no data."""
+        if result.problem is not None:
+            self.panes[pane].set(UNAVAILABLE, result.problem.reason)
+            return True
+        if result.failure is not None:
+            self.panes[pane].set(UNAVAILABLE, f"could not be read ({result.failure}); see the log")
+            return True
+        return False
+
+    def _apply_names(self, result: Result) -> None:
+        gen = result.key[1]
+        if self._problem(result, "tree"):
+            self.names_gen = gen  # tried; a refresh tries again
+            return
+        current = self.current_row()
+        self.names, self.names_gen = result.value, gen
+        self.refreshed_at = time.time()
+        if self.facts is not None:
+            self.threat_names = threat_order(self.names, self.facts)
+        if self.names:
+            self.panes["tree"].set(READY)
+        else:
+            self.panes["tree"].set(EMPTY, "waiting for Slips… (no profiles yet)")
+        self._keep_row(current)
+
+    def _apply_facts(self, result: Result) -> None:
+        gen = result.key[1]
+        self.facts_gen = gen
+        if result.value is None:
+            self._problem(result, "tree")
+            return
+        current = self.current_row()
+        self.facts, self.threat_names = result.value
+        self.facts_seconds = result.seconds
+        if self.moved:
+            self._keep_row(current)
+        else:
+            self.tree_cursor = self.tree_top = 0  # the first screen: the most severe host on top
+        if self.pending_jump is None and self.message.startswith("malicious marks are still loading"):
+            self.message = ""
+
+    def _apply_details(self, result: Result) -> None:
+        if result.value:
+            gen = result.key[2]
+            self.details.update({ip: (gen, d) for ip, d in result.value.items()})
+
+    def _apply_strips(self, result: Result) -> None:
+        if result.value:
+            gen = result.key[2]
+            self.strips.update({ip: (gen, v) for ip, v in result.value.items()})
+        if len(self.strips) > 4 * WINDOW_CACHE:  # only the rows on screen need one
+            keep = {r.ip for r in self.visible_rows()}
+            self.strips = {ip: v for ip, v in self.strips.items() if ip in keep}
+
+    def _apply_windows(self, ip: str, result: Result) -> None:
+        gen = result.key[1]
+        if result.value is None:
+            self.windows[ip] = (gen, ())
+            if result.problem is not None:
+                self.message = result.problem.reason
+            return
+        current = self.current_row()
+        self.windows[ip] = (gen, result.value)
+        if len(self.windows) > WINDOW_CACHE:
+            for old in [k for k in self.windows if k not in self.expanded][: len(self.windows) - WINDOW_CACHE]:
+                del self.windows[old]
+        if self.pending_jump and self.pending_jump.ip == ip:
+            target, self.pending_jump = self.pending_jump, None
+            self._keep_row(target)
+        else:
+            self._keep_row(current)
+
+    def _apply_timeline(self, result: Result) -> None:
+        ip, tw = result.key[:2]
+        if (ip, tw) != self.selected or result.key != self.asked.get("timeline"):
+            return
+        if self._problem(result, "timeline"):
+            return
+        page, runs = result.value
+        self.timeline, self.timeline_offset, self.timeline_lines = page.items, page.offset, page.total
+        self.timeline_runs = tuple(runs or ())
+        self.timeline_total = len(self.timeline_runs) if runs is not None else page.total
+        if self.timeline_total and self.timeline_cursor >= self.timeline_total:
+            self.timeline_cursor = self.timeline_total - 1
+        self.panes["timeline"].set(READY if page.total else EMPTY, "this time window has no timeline lines")
+
+    def _apply_evidence(self, result: Result) -> None:
+        if result.key[:2] != self.selected:
+            return
+        if self._problem(result, "evidence"):
+            return
+        self.evidence, self.alerts, self.summary = result.value
+        self.evidence_cursor = min(self.evidence_cursor, max(self.evidence_rows() - 1, 0))
+        self.panes["evidence"].set(READY if self.evidence or self.alerts else EMPTY,
+                                   "no evidence in this time window")
+
+    def _apply_why(self, result: Result) -> None:
+        if not isinstance(self.detail, Evidence) or result.key[2] != self.detail.id:
+            return
+        if result.value is not None:
+            self.why = result.value
+        else:
+            reason = result.problem.reason if result.problem else result.failure or ""
+            self.why = why.WhyResult(why.NOTHING, f"could not be read: {reason}", "")
+
+    def _apply_ipinfo(self, result: Result) -> None:
+        if result.key[0] != self.focused_ip():
+            return
+        if self._problem(result, "ipinfo"):
+            return
+        self.ip_info = result.value
+        self.panes["ipinfo"].set(READY)
+
+
+def _sorted_names(data: Any) -> list[str]:
+    """Profile names in IP order; sorted in the loader so the UI never sorts 100,000 names."""
+    return sorted(datatree.profile_names(data), key=ip_sort_key)
+
+
+def _facts(data: Any, names: list[str]) -> tuple[datatree.TreeFacts, list[str]]:
+    facts = datatree.tree_facts(data, names)
+    return facts, threat_order(names, facts)
+
+
+def _timeline(data: Any, ip: str, tw: str, start: int, length: int, fold: bool) -> tuple[Any, Any]:
+    page = data.timeline(ip, tw, start, length)
+    return page, (triage.collapse_timeline(page.items) if fold else None)
+
+
+def _evidence(data: Any, ip: str, tw: str) -> tuple[tuple[Evidence, ...], tuple[Any, ...], triage.EvidenceSummary]:
+    """Evidence, alerts and their grouping, computed here: grouping 100,000 evidence takes seconds."""
+    evidence, alerts = tuple(data.evidence(ip, tw)), tuple(data.alerts(ip, tw))
+    return evidence, alerts, triage.group_evidence(evidence, alerts)

@@ -1,0 +1,151 @@
+"""The board model and the loader without curses: requests, stale results, pane states."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from kalipso import keymap
+from kalipso.app import App
+from kalipso.board import COMMANDS, Board, TreeRow
+from kalipso.data import ConnectionLost, ConnectionSettings, UnexpectedData, open_slips
+from kalipso.demo.generator import BEACON_HOST, Scenario, generate
+from kalipso.loader import LOST, READY, UNAVAILABLE, Loader, Request, Result
+from kalipso.views.registry import Registry
+
+
+def settle(board: Board, data, rounds: int = 30) -> None:
+    """Run every read the board wants, in this thread, until it wants nothing new."""
+    for _ in range(rounds):
+        new = [r for r in board.wants() if board.asked.get(r.slot) != r.key]
+        if not new:
+            return
+        for request in new:
+            board.asked[request.slot] = request.key
+            board.apply(_run(request, data))
+    raise AssertionError("the board kept asking for reads")
+
+
+def _run(request: Request, data) -> Result:
+    loader = Loader.__new__(Loader)  # only _run: no threads
+    loader.data, loader.debug = data, False
+    return loader._run(request)
+
+
+@pytest.fixture
+def generated(empty_redis, tmp_path):
+    result = generate(empty_redis.client(0), empty_redis.client(1), str(tmp_path), Scenario(hosts=8, hours=2))
+    data = open_slips(ConnectionSettings(port=empty_redis.port, cache_url=empty_redis.url_for(1)))
+    yield data, result
+    data.close()
+
+
+def test_first_screen_needs_only_the_names_then_threat_first(generated):
+    data, result = generated
+    board = Board()
+    assert [r.slot for r in board.wants()] == ["names"]  # nothing else until the names are in
+    settle(board, data)
+    assert board.panes["tree"].status == READY
+    assert board.facts is not None and board.order()[0] == BEACON_HOST  # most alerts on top
+    assert board.current_row() == TreeRow(BEACON_HOST, None)
+    marks = {(ip, tw) for ip, tws in board.facts.marks.items() for tw in tws}
+    assert marks == set(result.malicious)
+
+
+def test_jump_select_and_stale_results_are_dropped(generated):
+    data, result = generated
+    board = Board()
+    settle(board, data)
+    board.run("next_malicious", 10)
+    settle(board, data)
+    ip, tw = board.selected
+    assert (ip, tw) in set(result.malicious)
+    assert board.panes["timeline"].status == READY and board.timeline_total > 0
+    assert board.summary is not None and board.summary.total == len(board.evidence) > 0
+    old = next(r for r in board.wants() if r.slot == "evidence")
+    board.run("next_malicious", 10)  # the user moves on before the old result arrives
+    assert board.selected != (ip, tw)
+    before = board.evidence
+    board.apply(_run(old, data))
+    assert board.evidence is before  # the result for the window left behind is ignored
+
+
+def test_holding_down_queues_one_read_per_slot(generated):
+    data, _ = generated
+    board = Board()
+    settle(board, data)
+    gate = threading.Event()
+    loader = Loader(data)
+    try:
+        loader.submit(Request("block", 1, lambda d: gate.wait(5), "fg", -1))
+        time.sleep(0.05)
+        for _ in range(100):
+            board.run("down", 10)
+            for request in board.wants():
+                if board.asked.get(request.slot) != request.key:
+                    board.asked[request.slot] = request.key
+                    loader.submit(request)
+        waiting = loader._waiting["fg"]
+        assert len(waiting) <= 4, waiting.keys()  # ipinfo, details, strips: the latest of each
+        gate.set()
+    finally:
+        loader.close()
+
+
+def test_data_problems_are_pane_states(generated):
+    data, _ = generated
+    board = Board()
+    settle(board, data)
+    board.run("next_malicious", 10)
+    request = next(r for r in board.wants() if r.slot == "timeline")
+    board.asked["timeline"] = request.key
+
+    def wrong(_):
+        raise UnexpectedData("profile_x_timewindow1_timeline is a hash, not a sorted set")
+
+    board.apply(_run(Request("timeline", request.key, wrong), data))
+    assert board.panes["timeline"].status == UNAVAILABLE
+    assert "is a hash" in board.panes["timeline"].reason
+
+    def gone(_):
+        raise ConnectionLost("lost the connection to Redis")
+
+    board.apply(_run(Request("timeline", request.key, gone), data))
+    assert board.panes["timeline"].status == LOST and board.lost
+    assert [r.slot for r in board.wants(now=time.monotonic() + 60)] == ["ping"]  # only a ping while lost
+    board.apply(Result("ping", ("ping", 0), True))
+    assert board.lost is None and board.message == "connection restored"
+
+
+def test_a_failing_read_is_a_failure_not_a_crash(generated):
+    data, _ = generated
+    result = _run(Request("view", 1, lambda d: 1 / 0), data)
+    assert result.failure and "ZeroDivisionError" in result.failure and result.problem is None
+
+
+def test_loader_replaces_a_waiting_read_and_reports_slow_reads(generated):
+    data, _ = generated
+    gate, ran = threading.Event(), []
+    loader = Loader(data)
+    try:
+        loader.submit(Request("block", 1, lambda d: gate.wait(5), "fg", -1, "a slow read"))
+        for i in range(50):
+            loader.submit(Request("timeline", i, lambda d, i=i: ran.append(i), "fg"))
+        time.sleep(1.1)
+        assert loader.slow() is not None and loader.slow()[0] == "a slow read"
+        gate.set()
+        deadline = time.monotonic() + 5
+        while loader.busy() and time.monotonic() < deadline:
+            loader.results()
+            time.sleep(0.01)
+        assert ran == [49]  # only the newest read of the slot ran
+    finally:
+        loader.close()
+
+
+def test_every_key_binding_has_a_handler():
+    app = App(data=None, registry=Registry([], []))
+    for binding in keymap.MAIN_BOARD:
+        assert binding.command in app.app_commands or binding.command in COMMANDS, binding.command
