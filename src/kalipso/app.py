@@ -28,6 +28,7 @@ from kalipso.views.registry import LoadedView, Registry
 
 IDLE_TIMEOUT_MS = 250  # key poll while nothing loads: resize and the refresh timer need no more
 BUSY_TIMEOUT_MS = 30  # key poll while reads are under way: their results show within this
+MESSAGE_SECONDS = 20.0  # how long a status message stays (a new-alert notice stays until seen)
 
 
 @dataclass
@@ -52,6 +53,8 @@ class App:
     debug: bool = False
     options: dict = field(default_factory=dict)
     sort_by_threat: bool = True
+    bell: bool = False  # ring the terminal bell when new alerts arrive
+    reopen: Any = None  # () -> a new SlipsData, when Slips restarts with a new analysis
     board: Board = field(init=False)
     view: OpenView | None = None
     prompt: str | None = None  # text typed into the filter prompt, None when closed
@@ -62,6 +65,8 @@ class App:
     running: bool = True
     pending_output: str = ""
     problem: str = ""  # the last internal error (status line)
+    shown_message: str = ""
+    message_at: float = 0.0
 
     def __post_init__(self) -> None:
         self.board = Board(sort_by_threat=self.sort_by_threat)
@@ -100,6 +105,12 @@ class App:
             for result in self.loader.results():
                 self.apply(result)
                 dirty = True
+            if self.board.restarted is not None:
+                self.restart()
+            if self.board.bell:
+                self.board.bell = False
+                if self.bell:
+                    curses.beep()
             self.submit_wants()
             slow = self.loader.slow()
             if slow and (last_slow is None or int(slow[1]) != int(last_slow[1])):
@@ -126,6 +137,30 @@ class App:
                 self.draw(stdscr)
                 self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000})
             self.maybe_refresh()
+
+    def restart(self) -> None:
+        """Slips started a new analysis on this database: read it afresh, mixing nothing."""
+        new = self.board.restarted
+        self.board.restarted = None
+        if self.reopen is None:
+            self.board.message = "Slips started a new analysis here; restart Kalipso to read it"
+            return
+        self.loader.submit(Request("reopen", ("reopen", id(new)), lambda d: self.reopen(), "bg", -1,
+                                   "the new analysis"))
+
+    def reopened(self, result: Result) -> None:
+        if result.value is None:
+            self.board.message = f"Slips started a new analysis; reading it failed: {result.problem or result.failure}"
+            return
+        old, self.data = self.data, result.value
+        self.loader.reset(self.data)
+        keep = self.board
+        self.board = Board(sort_by_threat=keep.sort_by_threat, filter_text=keep.filter_text, collapse=keep.collapse)
+        self.view = None
+        a = self.data.analysis
+        self.board.message = (f"Slips started a new analysis (Slips {a.slips_version or '?'}, "
+                              f"{a.analysis_start or 'start unknown'}): reloaded")
+        old.close()
 
     def maybe_refresh(self) -> None:
         if not self.refresh_seconds or time.monotonic() - self.last_refresh < self.refresh_interval:
@@ -159,7 +194,9 @@ class App:
 
     def apply(self, result: Result) -> None:
         log.debug("result %s %r %s", result.slot, result.key, "problem" if result.problem else "")
-        if result.slot == "view":
+        if result.slot == "reopen":
+            self.boundary(lambda: self.reopened(result), None, None, "reading the new analysis")
+        elif result.slot == "view":
             self.apply_view(result)
         else:
             self.boundary(lambda: self.board.apply(result), None, None, f"applying {result.slot}")
@@ -406,7 +443,8 @@ class App:
     def draw_tree(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
         b = self.board
         rows = b.visible_rows()
-        content = [boardlines.tree_line(b, row, g) for row in rows]
+        now = time.monotonic()
+        content = [boardlines.tree_line(b, row, g, now) for row in rows]
         status, reason = self.pane_state("tree")
         if status == READY and not b.rows():
             content = [line((f"no profile matches the filter '{b.filter_text}'", "dim"))]
@@ -517,7 +555,7 @@ class App:
 
     def status_line(self, cols: int) -> Line:
         b, a = self.board, self.data.analysis
-        items = [widgets.StatusItem(" Kalipso", "selected", 9)]
+        items = [widgets.StatusItem(" Kalipso", "selected", 5)]
         slow = self.loader.slow() if self.loader else None
         if b.lost:
             items.append(widgets.StatusItem(f"connection lost, retrying: {b.lost}", "error", 10, True))
@@ -525,7 +563,12 @@ class App:
             items.append(widgets.StatusItem(self.problem, "error", 10, True))
         elif slow:
             items.append(widgets.StatusItem(f"Redis slow… reading {slow[0]} for {slow[1]:.0f} s", "warning", 10))
-        if b.message:
+        notice = b.notice_text()
+        if notice:
+            items.append(widgets.StatusItem(notice, "malicious", 9, True))
+        if b.message != self.shown_message:  # a message shows for MESSAGE_SECONDS
+            self.shown_message, self.message_at = b.message, time.monotonic()
+        if b.message and time.monotonic() - self.message_at < MESSAGE_SECONDS:
             items.append(widgets.StatusItem(b.message, "title", 8, True))
         if b.names is not None:
             n = len(b.names)

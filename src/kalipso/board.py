@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kalipso import triage
-from kalipso.boardreads import BoardReads
+from kalipso.boardreads import NEW_SECONDS, BoardReads
 from kalipso.data import tree as datatree
 from kalipso.data import why
 from kalipso.data.models import Evidence, IPInfo, TimelineEntry, TimeWindow
@@ -107,6 +107,13 @@ class Board(BoardReads):
     refreshed_at: float = 0.0
     pending_jump: TreeRow | None = None
     moved: bool = False  # the user has moved or opened something: keep their place from now on
+    # live Slips: the analysis read first, new alerts not yet seen, when new rows appeared
+    identity: Any = None
+    identity_gen: int = -1
+    restarted: Any = None  # the identity of a new analysis on the same database, to reopen
+    notices: list[tuple[str, str, int, bool]] = field(default_factory=list)  # (ip, tw, new alerts, new host)
+    bell: bool = False
+    first_seen: dict[Any, float] = field(default_factory=dict)  # ip or (ip, tw) -> monotonic time
     _ev_memo: tuple[Any, list[tuple[str, Any, int]]] = field(default=(None, []), repr=False)
     _memo_key: tuple | None = field(default=None, repr=False)
     _memo: tuple[list[str], list[TreeRow]] = field(default=([], []), repr=False)
@@ -363,6 +370,7 @@ class Board(BoardReads):
             self.hscroll[self.focus] = max(self.hscroll[self.focus] - 8, 0)
 
     def select_timewindow(self, ip: str, tw: str) -> None:
+        self.notices = [n for n in self.notices if n[:2] != (ip, tw)]  # seen
         if self.selected != (ip, tw):
             self.selected = (ip, tw)
             self.timeline, self.timeline_total, self.timeline_offset = (), 0, 0
@@ -424,14 +432,42 @@ class Board(BoardReads):
             target = next((t for pos, t in targets if pos > here), targets[0][1])
         else:
             target = next((t for pos, t in reversed(targets) if pos < here), targets[-1][1])
+        self._jump_to(target)
+
+    @command("newest_alert")
+    def newest_alert(self, _: int) -> None:
+        """Jump to the time window of the newest alert that arrived while Kalipso was open."""
+        if not self.notices:
+            self.message = "no new alert since Kalipso started"
+            return
+        ip, tw, _, _ = self.notices[-1]
+        self.notices.clear()
+        self._jump_to(TreeRow(ip, tw))
+
+    def _jump_to(self, target: TreeRow) -> None:
         self.expanded.add(target.ip)
         self.focus = "tree"
+        if target.ip not in self.shown_profiles() and self.filter_text:
+            self.set_filter("")
         self.select_timewindow(target.ip, target.tw or "")
         if target in self.rows():
             self._keep_row(target)
         else:
             self._keep_row(TreeRow(target.ip, None))
             self.pending_jump = target  # the cursor moves there when the windows arrive
+
+    def notice_text(self) -> str:
+        """'2 new alerts: 192.168.1.23 timewindow5 (a: go there)', or '' when all were seen."""
+        if not self.notices:
+            return ""
+        n = sum(count for _, _, count, _ in self.notices)
+        ip, tw, _, new_host = self.notices[-1]
+        what = f"{n} new alert{'s' if n != 1 else ''}: {ip} {tw}"
+        return what + (" (a new malicious host)" if new_host else "") + " [a: go there]"
+
+    def is_new(self, key: Any, now: float) -> bool:
+        seen = self.first_seen.get(key)
+        return seen is not None and now - seen < NEW_SECONDS
 
     @command("next_malicious")
     def next_malicious(self, _: int) -> None:

@@ -22,7 +22,12 @@ def threat_style(level: str | None) -> str:
 
 
 # ------------------------------------------------------------------------ tree
-def tree_line(board: Board, row: TreeRow, glyphs: dict[str, str]) -> Line:
+def tree_line(board: Board, row: TreeRow, glyphs: dict[str, str], now: float = 0.0) -> Line:
+    new = line((" new", "ok")) if board.is_new(row.ip if row.tw is None else (row.ip, row.tw), now) else ()
+    return _tree_line(board, row, glyphs) + new
+
+
+def _tree_line(board: Board, row: TreeRow, glyphs: dict[str, str]) -> Line:
     if row.tw is None:
         bad = board.malicious(row.ip)
         expanded = row.ip in board.expanded

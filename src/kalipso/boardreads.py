@@ -12,8 +12,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from kalipso import triage
+from kalipso.data import live, why
 from kalipso.data import tree as datatree
-from kalipso.data import why
 from kalipso.data.models import Evidence
 from kalipso.loader import EMPTY, LOST, READY, UNAVAILABLE, Request, Result
 from kalipso.order import ip_sort_key, threat_order
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kalipso.board import Board
 
 PING_SECONDS = 2.0  # how often a lost connection is tried again
+NEW_SECONDS = 60.0  # how long a new profile or time window is marked in the tree
 WINDOW_CACHE = 64  # time-window lists kept for profiles that are not expanded
 COLLAPSE_LIMIT = 5000  # timeline lines read at once to fold repeated lines into runs
 
@@ -40,6 +41,9 @@ class BoardReads:
         if self.names_gen < self.gen:
             gen = self.gen
             out.append(Request("names", ("names", gen), _sorted_names, "bg", 0, "profiles"))
+        if self.identity_gen < self.gen:
+            gen = self.gen
+            out.append(Request("identity", ("identity", gen), live.analysis_identity, "bg", 0, "the analysis"))
         if self.names is not None and self.facts_gen < self.names_gen:
             names, gen = self.names, self.names_gen
             out.append(Request("facts", ("facts", gen), lambda d: _facts(d, names), "bg", 1,
@@ -134,6 +138,12 @@ class BoardReads:
             self.names_gen = gen  # tried; a refresh tries again
             return
         current = self.current_row()
+        if self.names is not None:
+            now = time.monotonic()
+            known = set(self.names)
+            self.first_seen.update({ip: now for ip in result.value if ip not in known})
+            if self.selected and self.selected[0] not in set(result.value):
+                self._gone(f"Slips deleted the profile {self.selected[0]}")
         self.names, self.names_gen = result.value, gen
         self.refreshed_at = time.time()
         if self.facts is not None:
@@ -151,8 +161,11 @@ class BoardReads:
             self._problem(result, "tree")
             return
         current = self.current_row()
+        old = self.facts
         self.facts, self.threat_names = result.value
         self.facts_seconds = result.seconds
+        if old is not None:
+            self._notice_new_alerts(old.marks, self.facts.marks)
         if self.moved:
             self._keep_row(current)
         else:
@@ -160,10 +173,36 @@ class BoardReads:
         if self.pending_jump is None and self.message.startswith("malicious marks are still loading"):
             self.message = ""
 
+    def _apply_identity(self, result: Result) -> None:
+        self.identity_gen = result.key[1]
+        if result.value is None:
+            return
+        if self.identity is None:
+            self.identity = result.value
+        elif not live.same_analysis(self.identity, result.value):
+            self.restarted = result.value  # the app reopens the database: nothing is mixed
+        else:
+            self.identity = result.value  # fields that appear as Slips fills them in
+
     def _apply_details(self, result: Result) -> None:
         if result.value:
             gen = result.key[2]
             self.details.update({ip: (gen, d) for ip, d in result.value.items()})
+
+    def _notice_new_alerts(self, before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]) -> None:
+        """Remember alerts that appeared since the last refresh, newest last, until seen."""
+        for ip, windows in after.items():
+            for tw, count in windows.items():
+                new = count - before.get(ip, {}).get(tw, 0)
+                if new > 0 or (tw not in before.get(ip, {})):
+                    self.notices.append((ip, tw, max(new, 1), ip not in before))
+                    self.bell = True
+
+    def _gone(self, why_text: str) -> None:
+        for pane in ("timeline", "evidence"):
+            self.panes[pane].set(EMPTY, why_text)
+        self.timeline, self.timeline_runs, self.timeline_total = (), (), 0
+        self.evidence, self.alerts, self.summary = (), (), None
 
     def _apply_strips(self, result: Result) -> None:
         if result.value:
@@ -181,6 +220,14 @@ class BoardReads:
                 self.message = result.problem.reason
             return
         current = self.current_row()
+        previous = self.windows.get(ip)
+        names = {tw.name for tw in result.value}
+        if previous is not None:
+            now = time.monotonic()
+            self.first_seen.update({(ip, tw.name): now for tw in result.value
+                                    if tw.name not in {p.name for p in previous[1]}})
+        if self.selected and self.selected[0] == ip and result.value and self.selected[1] not in names:
+            self._gone(f"Slips deleted {self.selected[1]} of {ip} (it expires old time windows while it runs)")
         self.windows[ip] = (gen, result.value)
         if len(self.windows) > WINDOW_CACHE:
             for old in [k for k in self.windows if k not in self.expanded][: len(self.windows) - WINDOW_CACHE]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from kalipso import __version__, config, lifecycle, logfile
-from kalipso.data import ConnectionSettings, KalipsoDataError, open_slips
+from kalipso.data import ConnectionSettings, EmptyDatabase, KalipsoDataError, open_slips
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USER = 0, 1, 2
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 6379
@@ -61,6 +61,9 @@ def main_parser() -> argparse.ArgumentParser:
                     help="Slips folder to search for running_slips_info.txt and output/ (also $SLIPS_DIR)")
     ui.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
                     help="re-read the database every SECONDS while Slips runs (0: never; default 5)")
+    ui.add_argument("--bell", action="store_true", help="ring the terminal bell when new alerts arrive")
+    ui.add_argument("--sort", choices=("threat", "ip"), default=None,
+                    help="order of the profile tree at start (default: threat, or [board] sort in the config)")
     ui.add_argument("--disable-view", action="append", default=[], metavar="NAME",
                     help="do not load the hotkey view NAME (repeatable)")
     ui.add_argument("-l", "--letters-limit", type=int, default=0, metavar="N",
@@ -115,7 +118,7 @@ def data_source(args: argparse.Namespace, interactive: bool) -> Iterator[tuple[C
     if getattr(args, "demo", False):
         from kalipso.demo.session import demo_database
         with demo_database() as settings:
-            yield settings, None, "demo network: generated, private, removed on exit"
+            yield settings, None, "demo network: generated and alive (flows every second), removed on exit"
         return
     if args.path:
         with saved_source(args.path, args) as source:
@@ -138,7 +141,7 @@ def data_source(args: argparse.Namespace, interactive: bool) -> Iterator[tuple[C
     if len(usable) > 1:
         from kalipso.ui.picker import pick
         index = pick(f"Kalipso: {len(usable)} Slips analyses found", [discover.describe(s) for s in sources],
-                     [s.usable for s in sources])
+                     [s.usable for s in sources], header=discover.HEADER)
         if index is None:
             raise KeyboardInterrupt
         chosen = sources[index]
@@ -165,16 +168,28 @@ def run_ui(args: argparse.Namespace) -> int:
         return EXIT_USER
     cfg = config.load(args.config)
     with data_source(args, interactive=True) as (settings, flows_db, note):
-        data = open_slips(settings, flows_db=flows_db)  # errors here come before curses starts
+        def reopen():
+            return open_slips(settings, flows_db=flows_db)
+
+        try:
+            data = reopen()  # errors here come before curses starts
+        except EmptyDatabase:
+            # Kalipso started before Slips wrote anything: wait for it (q quits)
+            from kalipso.ui.waiting import wait_for
+            data = wait_for(f"Kalipso: waiting for Slips… ({settings.describe()} is empty)", reopen)
+            if data is None:
+                return EXIT_OK
         registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
         from kalipso.app import App
         try:
             app = App(data, registry, refresh_seconds=args.refresh, debug=args.debug,
-                      options={"letters_limit": args.letters_limit})
+                      options={"letters_limit": args.letters_limit}, sort_by_threat=(args.sort or cfg.sort) != "ip",
+                      bell=args.bell, reopen=reopen)
             app.board.message = note
             app.run()
         finally:
-            data.close()
+            app_data = app.data if "app" in locals() else data
+            app_data.close()
     return EXIT_OK
 
 

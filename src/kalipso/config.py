@@ -11,6 +11,10 @@ $XDG_CONFIG_HOME/kalipso/config.ini (default ~/.config/kalipso/config.ini)::
     [views]
     disabled = Map, Activity
 
+    [board]
+    # the order of the profile tree at start: threat (malicious first, the default) or ip
+    sort = threat
+
 A broken file is reported on stderr and ignored, never fatal.
 """
 
@@ -32,6 +36,7 @@ NODE_KALIPSO_KEYS = {"SrcPortClient": "e", "DstIPsClient": "d", "DstPortServer":
 class Config:
     keys: dict[str, str] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
+    sort: str = "threat"
 
 
 def default_path() -> Path:
@@ -54,4 +59,8 @@ def load(path: str | None = None) -> Config:
     disabled = set()
     if parser.has_option("views", "disabled"):
         disabled = {v.strip() for v in parser.get("views", "disabled").split(",") if v.strip()}
-    return Config(keys=keys, disabled=disabled)
+    sort = parser.get("board", "sort", fallback="threat").strip().lower()
+    if sort not in ("threat", "ip"):
+        print(f"kalipso: {target}: [board] sort must be threat or ip, not {sort!r}; using threat", file=sys.stderr)
+        sort = "threat"
+    return Config(keys=keys, disabled=disabled, sort=sort)

@@ -41,6 +41,7 @@ MAIN_BOARD: tuple[Binding, ...] = (
     Binding(("s",), "sort", "sort profiles by IP or by threat", True),
     Binding(("n",), "next_malicious", "next malicious time window", True, "next alert"),
     Binding(("b",), "prev_malicious", "previous malicious time window"),
+    Binding(("a",), "newest_alert", "go to the newest alert that arrived while Kalipso was open"),
     Binding(("c",), "collapse", "timeline: fold repeated lines (×N) or show every line"),
     Binding(("r", "\x12"), "refresh", "refresh now", True),
     Binding(("w", "W"), "copy_ip", "copy the selected IP to the clipboard", True, "copy IP"),

@@ -61,6 +61,7 @@ class Result:
     problem: Problem | None = None
     failure: str | None = None  # the code that ran raised (not a data problem); see the log
     seconds: float = 0.0
+    epoch: int = 0  # results of reads asked before the last reset() are dropped
 
 
 def classify(exc: BaseException) -> Problem | None:
@@ -82,6 +83,7 @@ class Loader:
         self._running: dict[str, tuple[Request, float] | None] = {"fg": None, "bg": None}
         self._results: list[Result] = []
         self._stopping = False
+        self._epoch = 0
         self._threads = [threading.Thread(target=self._work, args=(lane,), name=f"kalipso-loader-{lane}",
                                           daemon=True) for lane in ("fg", "bg")]
         for t in self._threads:
@@ -103,7 +105,16 @@ class Loader:
         """The results that arrived since the last call (never blocks)."""
         with self._cond:
             out, self._results = self._results, []
-        return out
+            epoch = self._epoch
+        return [r for r in out if r.epoch == epoch]
+
+    def reset(self, data: Any) -> None:
+        """Read from ``data`` from now on; reads asked before are dropped, their results too."""
+        with self._cond:
+            self.data = data
+            self._epoch += 1
+            for waiting in self._waiting.values():
+                waiting.clear()
 
     def busy(self) -> bool:
         with self._cond:
@@ -139,25 +150,27 @@ class Loader:
                 slot = min(waiting, key=lambda s: waiting[s].priority)
                 request = waiting.pop(slot)
                 self._running[lane] = (request, time.monotonic())
-            result = self._run(request)
+                epoch, data = self._epoch, self.data
+            result = self._run(request, data, epoch)
             with self._cond:
                 self._running[lane] = None
                 if not self._stopping:
                     self._results.append(result)
 
-    def _run(self, request: Request) -> Result:
+    def _run(self, request: Request, data: Any = None, epoch: int = 0) -> Result:
         started = time.monotonic()
         try:
-            value = request.fn(self.data)
-            return Result(request.slot, request.key, value, seconds=time.monotonic() - started)
+            value = request.fn(self.data if data is None else data)
+            return Result(request.slot, request.key, value, seconds=time.monotonic() - started, epoch=epoch)
         except Exception as exc:  # the loader is the boundary of every read
             took = time.monotonic() - started
             problem = classify(exc)
             if problem is not None:
                 log.info("%s: %s", request.label or request.slot, problem.reason)
-                return Result(request.slot, request.key, problem=problem, seconds=took)
+                return Result(request.slot, request.key, problem=problem, seconds=took, epoch=epoch)
             if self.debug:
                 log.exception("%s failed (--debug)", request.label or request.slot)
             else:
                 log.exception("%s failed", request.label or request.slot)
-            return Result(request.slot, request.key, failure=f"{type(exc).__name__}: {exc}", seconds=took)
+            return Result(request.slot, request.key, failure=f"{type(exc).__name__}: {exc}", seconds=took,
+                          epoch=epoch)
