@@ -86,6 +86,10 @@ def test_keys_work_while_redis_is_paused(redis_binary, tmp_path):
             t.wait_for("Keys of the main board")
             t.send("x")
             t.wait_for("Keys of the main board", absent=True)
+            t.send("H")  # a view opens at once, says it is loading, and Esc leaves it at once
+            t.wait_for("loading…", "H Out tuples")
+            t.send("Escape")
+            t.wait_for("H Out tuples", absent=True)
             t.send("/")
             t.type("192.168")
             t.wait_for("filter: 192.168")

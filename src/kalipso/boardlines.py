@@ -129,9 +129,12 @@ def evidence_row(kind: str, obj: Any, depth: int, is_open: bool, glyphs: dict[st
         span = obj.first if obj.first == obj.last else f"{obj.first}–{obj.last}"
         return line((f"{indent}{sign}", "dim"), ("A" if obj.in_alert else " ", "malicious"),
                     (f" {obj.threat_level or '?':<8} ", threat_style(obj.threat_level)),
-                    (f"×{obj.count:<4} " if obj.count > 1 else "      ", "number"),
+                    (f"×{obj.count:<4}", "number" if obj.count > 1 else "dim"),
                     (obj.evidence_type + " ", "title"), (obj.target + " " if obj.target else "", "ip"),
                     (span + " ", "dim"), (obj.description, "normal"))
+    if depth == 1:  # under its group: the type and target are the group's
+        when = format_ts(obj.ts) if obj.ts is not None else obj.timestamp[:19]
+        return line((indent + "  ", "dim"), (when + " ", "dim"), (obj.description, "normal"))
     return line((indent + "  ", "dim")) + evidence_line(obj)
 
 
