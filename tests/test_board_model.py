@@ -45,7 +45,8 @@ def generated(empty_redis, tmp_path):
 def test_first_screen_needs_only_the_names_then_threat_first(generated):
     data, result = generated
     board = Board()
-    assert [r.slot for r in board.wants()] == ["names"]  # nothing else until the names are in
+    # nothing about profiles until the names are in (the identity tells a restart of Slips)
+    assert sorted(r.slot for r in board.wants()) == ["identity", "names"]
     settle(board, data)
     assert board.panes["tree"].status == READY
     assert board.facts is not None and board.order()[0] == BEACON_HOST  # most alerts on top
@@ -143,6 +144,25 @@ def test_loader_replaces_a_waiting_read_and_reports_slow_reads(generated):
         assert ran == [49]  # only the newest read of the slot ran
     finally:
         loader.close()
+
+
+def test_refresh_reads_marks_always_and_names_only_when_they_changed(generated, empty_redis):
+    data, _ = generated
+    board = Board()
+    settle(board, data)
+    names, threat = board.names, board.facts.threat
+    board.refresh()
+    settle(board, data)
+    assert board.names is names  # same count: the very same list, nothing rebuilt
+    assert board.facts.threat is threat  # marks were read again, threat levels kept
+    c = empty_redis.client(0)
+    c.zadd("profiles", {"profile_10.99.0.1": 1.0})
+    c.hset("profile_10.99.0.1_timewindow1", "alerts", '{"a1": "[\\"e1\\"]"}')
+    board.refresh()
+    settle(board, data)
+    assert "10.99.0.1" in board.names and board.is_new("10.99.0.1", time.monotonic())
+    assert board.notices and board.notices[-1][:2] == ("10.99.0.1", "timewindow1")
+    assert "new alert" in board.notice_text()
 
 
 def test_every_key_binding_has_a_handler():

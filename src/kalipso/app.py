@@ -436,8 +436,6 @@ class App:
 
     def pane_state(self, name: str) -> tuple[str, str]:
         p = self.board.panes[name]
-        if self.board.lost and p.status != LOST and name != "tree":
-            return p.status, p.reason
         return p.status, p.reason
 
     def draw_tree(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:

@@ -99,6 +99,7 @@ class Board(BoardReads):
     gen: int = 0
     names_gen: int = -1
     facts_gen: int = -1
+    facts_names: list[str] | None = None  # the names the last facts were read for
     facts_seconds: float = 0.0
     asked: dict[str, Any] = field(default_factory=dict)
     lost: str | None = None

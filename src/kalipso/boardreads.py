@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 PING_SECONDS = 2.0  # how often a lost connection is tried again
 NEW_SECONDS = 60.0  # how long a new profile or time window is marked in the tree
+FULL_FACTS_EVERY = 6  # refreshes between two reads of every profile's threat level and host name
 WINDOW_CACHE = 64  # time-window lists kept for profiles that are not expanded
 COLLAPSE_LIMIT = 5000  # timeline lines read at once to fold repeated lines into runs
 
@@ -39,14 +40,21 @@ class BoardReads:
             return [Request("ping", ("ping", now), lambda d: d.ping(), "bg", 0, "reconnect")]
         out: list[Request] = []
         if self.names_gen < self.gen:
-            gen = self.gen
-            out.append(Request("names", ("names", gen), _sorted_names, "bg", 0, "profiles"))
+            gen, known = self.gen, self.names
+            out.append(Request("names", ("names", gen), lambda d: _sorted_names(d, known), "bg", 0, "profiles"))
         if self.identity_gen < self.gen:
             gen = self.gen
             out.append(Request("identity", ("identity", gen), live.analysis_identity, "bg", 0, "the analysis"))
         if self.names is not None and self.facts_gen < self.names_gen:
-            names, gen = self.names, self.names_gen
-            out.append(Request("facts", ("facts", gen), lambda d: _facts(d, names), "bg", 1,
+            names, gen, facts = self.names, self.names_gen, self.facts
+            # marks are read on every refresh (new alerts); threat levels and host names of
+            # every profile when the profiles changed, and on every FULL_FACTS_EVERY-th refresh
+            if facts is not None and names is self.facts_names and gen % FULL_FACTS_EVERY:
+                fn = lambda d: _marks_only(d, names, facts)  # noqa: E731
+            else:
+                fn = lambda d: _facts(d, names)  # noqa: E731
+            self.facts_names = names
+            out.append(Request("facts", ("facts", gen), fn, "bg", 1,
                                "malicious marks and threat levels"))
         if self.names is not None:
             missing = [r.ip for r in self.visible_rows() if r.tw is None and self._stale(self.details.get(r.ip))]
@@ -280,9 +288,20 @@ class BoardReads:
         self.panes["ipinfo"].set(READY)
 
 
-def _sorted_names(data: Any) -> list[str]:
-    """Profile names in IP order; sorted in the loader so the UI never sorts 100,000 names."""
+def _sorted_names(data: Any, known: list[str] | None) -> list[str]:
+    """Profile names in IP order; sorted in the loader so the UI never sorts 100,000 names.
+
+    A refresh first counts the profiles (one ZCARD/SCARD): the same count keeps ``known``, the
+    very same list, so nothing downstream is rebuilt. Slips only adds profiles while it runs."""
+    if known is not None and datatree.profile_count(data) == len(known):
+        return known
     return sorted(datatree.profile_names(data), key=ip_sort_key)
+
+
+def _marks_only(data: Any, names: list[str], facts: datatree.TreeFacts) -> tuple[datatree.TreeFacts, list[str]]:
+    """A refresh of the malicious marks alone (one SCAN), keeping threat levels and host names."""
+    fresh = datatree.TreeFacts(threat=facts.threat, host_names=facts.host_names, marks=datatree.malicious_marks(data))
+    return fresh, threat_order(names, fresh)
 
 
 def _facts(data: Any, names: list[str]) -> tuple[datatree.TreeFacts, list[str]]:
