@@ -278,3 +278,18 @@ def test_stale_folders_of_live_or_foreign_owners_stay(tmp_path):
     (dead / server.OWNER_FILE).write_text(finished.stdout)
     assert server.remove_stale(str(tmp_path)) == [str(dead)]
     assert live.is_dir() and unmarked.is_dir() and not dead.exists()
+
+
+def test_a_long_tmpdir_still_gets_a_private_socket(slips_rdb, tmp_path, monkeypatch):
+    # a unix socket path holds at most 107 bytes: under a long TMPDIR the socket gets its own
+    # short private folder in /tmp, removed with the rest
+    long_tmp = tmp_path / ("x" * 100)
+    long_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    with savefile.open_saved(str(slips_rdb)) as saved:
+        sock = saved.settings.unix_socket
+        assert len(os.fsencode(sock)) <= server.MAX_SOCKET_PATH
+        assert stat.S_IMODE(os.stat(os.path.dirname(sock)).st_mode) == 0o700
+        assert list(long_tmp.iterdir())  # the server's own folder stays under TMPDIR
+    assert not os.path.exists(os.path.dirname(sock)) and not list(long_tmp.iterdir())

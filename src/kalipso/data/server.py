@@ -29,7 +29,10 @@ from kalipso.data.errors import ConnectionFailed
 
 OWNER_FILE = "kalipso.owner"  # "<pid> <start time>" of the Kalipso that made the folder
 SOCKET_NAME = "redis.sock"
-STALE_PREFIXES = ("kalipso-saved-", "kalipso-redis-", "kalipso-demo-")
+# a unix socket path holds at most 107 bytes (sun_path): a socket under a long $TMPDIR goes into
+# a short private folder of its own in /tmp instead
+MAX_SOCKET_PATH = 100
+STALE_PREFIXES = ("kalipso-saved-", "kalipso-redis-", "kalipso-demo-", "kalipso-sock-")
 # what a private redis-server (and libfaketime) needs from Kalipso's environment; nothing else,
 # so secrets such as $KALIPSO_REDIS_PASSWORD stay out of it
 ENV_KEEP = ("PATH", "LANG", "TZ")
@@ -144,12 +147,19 @@ def remove_stale(tmpdir: str | None = None) -> list[str]:
 
     Only folders that carry an owner file, belong to this user and whose owner is dead. Returns
     the folders removed."""
-    base = tmpdir or tempfile.gettempdir()
+    bases = [tmpdir] if tmpdir else list(dict.fromkeys([tempfile.gettempdir(), "/tmp"]))
+    removed: list[str] = []
+    for base in bases:
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        removed += _remove_stale_in(base, names)
+    return removed
+
+
+def _remove_stale_in(base: str, names: list[str]) -> list[str]:
     removed = []
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return removed
     for name in names:
         if not name.startswith(STALE_PREFIXES):
             continue
@@ -222,7 +232,16 @@ class RedisServer:
         self.port = port
         self.unix_socket = unix_socket
         self.socket_path: str | None = os.path.join(self.dir, SOCKET_NAME) if unix_socket else None
+        self._socket_dir: str | None = None  # a short folder of its own, when self.dir's path is too long
         self.proc: subprocess.Popen | None = None
+
+    def _place_socket(self) -> None:
+        if self.socket_path is None or len(os.fsencode(self.socket_path)) <= MAX_SOCKET_PATH:
+            return
+        if self._socket_dir is None:
+            self._socket_dir = tempfile.mkdtemp(prefix="kalipso-sock-", dir="/tmp" if os.path.isdir("/tmp") else None)
+            claim(self._socket_dir)
+        self.socket_path = os.path.join(self._socket_dir, SOCKET_NAME)
 
     def _args(self) -> list[str]:
         if self.socket_path:
@@ -241,6 +260,7 @@ class RedisServer:
     def start(self, timeout: float = 15.0) -> RedisServer:
         _remove_stale_once()
         claim(self.dir)
+        self._place_socket()
         # a free port can be taken between probe and bind: retry that, and nothing else
         for _attempt in range(1 if self.socket_path or self.fixed_port else 3):
             log = open(os.path.join(self.dir, "redis.log"), "ab")
@@ -322,6 +342,10 @@ class RedisServer:
                     self.proc.kill()
                     self.proc.wait()
             self.proc = None
+            if self._socket_dir is not None:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
+                self._socket_dir = None
+                self.socket_path = os.path.join(self.dir, SOCKET_NAME)
             if remove and self._own_dir:
                 shutil.rmtree(self.dir, ignore_errors=True)
 
