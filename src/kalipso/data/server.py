@@ -83,14 +83,20 @@ def find_redis_server() -> str | None:
 
 
 def _die_with_parent(parent: int):
-    """In the child: get SIGTERM when Kalipso dies, even by SIGKILL (Linux prctl)."""
-    def preexec() -> None:
-        try:
-            import ctypes
+    """A preexec_fn: the child gets SIGTERM when Kalipso dies, even by SIGKILL (Linux prctl).
 
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
+    libc is loaded here, in the parent: the child only calls it (no import after fork)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        prctl = None
+
+    def preexec() -> None:
+        if prctl is None:
             return
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # Kalipso died between fork and prctl: nobody will stop us
             os._exit(1)
     return preexec
