@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from kalipso.data import SlipsData, UnexpectedData
 from kalipso.data.models import AGGREGATE_NAMES, FlowAggregate
+from kalipso.order import ip_sort_key
 from kalipso.text import ascii_fallback, cell_width, fit, format_ts, sanitize
 
 
@@ -130,7 +131,7 @@ def write_summary_text(doc: dict[str, Any], out: TextIO) -> None:
       f"{len(doc['profiles'])} profiles\n\n")
     w(f"{'profile':<40} {'time window':<20} {'start':<19} {'timeline':>8} "
       f"{'evidence':>8} {'alerts':>6} {'tuples':>6}\n")
-    for p in doc["profiles"]:
+    for p in sorted(doc["profiles"], key=lambda p: ip_sort_key(p["ip"])):  # 10.0.2.2 before 10.0.2.255
         name = _col(p["ip"] + (f" ({p['host_name']})" if p.get("host_name") else ""), 40, cut=True)
         if not p["timewindows"]:
             w(f"{name} (no time windows)\n")
