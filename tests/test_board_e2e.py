@@ -240,8 +240,10 @@ def test_mouse_clicks_select_tree_rows_and_timeline_lines(generated):
         click(t, 5, 2)  # the profile row: expands it, and the IP box shows it
         screen = t.wait_for(f"-!{BEACON_HOST} ", f"│{BEACON_HOST}  acct-pc-07")
         assert re.search(rf"-!{re.escape(BEACON_HOST)} \S* ?acct-pc-07", screen)
-        click(t, 5, 3)  # its first time window
-        t.wait_for(f"Timeline {BEACON_HOST} timewindow1 [1/")
+        click(t, 5, 3)  # its first time window: the beacon folds into one line (×12)
+        t.wait_for(f"Timeline {BEACON_HOST} timewindow1 [1/1] (12 lines)", "×12")
+        t.send("c")  # every line
+        t.wait_for(f"Timeline {BEACON_HOST} timewindow1 [1/12]")
         click(t, 60, 10)  # the second timeline line: selected, and the IP box follows it
         screen = t.wait_for("[2/")
         peer = re.findall(r"\[(\d+\.\d+\.\d+\.\d+)\]", screen.split("Timeline")[1])[1]

@@ -8,9 +8,9 @@ state: loading, ready, empty, unavailable (reason) or lost (connection).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from kalipso import triage
 from kalipso.boardreads import NEW_SECONDS, BoardReads
@@ -34,10 +34,70 @@ class Pane:
         self.status, self.reason = status, reason
 
 
-@dataclass(frozen=True)
-class TreeRow:
+class TreeRow(NamedTuple):
+    """A row of the tree; a tuple because the tree of 100,000 profiles builds 100,000 of them."""
+
     ip: str
     tw: str | None  # None for the profile row itself
+
+
+class TreeRows(Sequence[TreeRow]):
+    """The rows of the tree without building one object per profile: the profiles shown, with
+    the time windows of the expanded ones after them. Rows are made when they are looked at,
+    so filtering, sorting or expanding a tree of 100,000 profiles costs one list, not 100,000
+    objects on the UI thread."""
+
+    def __init__(self, shown: list[str], opened: dict[str, tuple[str, ...]]) -> None:
+        self.shown = shown
+        position = {ip: i for i, ip in enumerate(shown)} if len(opened) > 8 else None
+        spots = []
+        for ip, windows in opened.items():
+            try:
+                at = position[ip] if position is not None else shown.index(ip)
+            except (KeyError, ValueError):
+                continue  # expanded, but filtered out
+            if windows:
+                spots.append((at, ip, windows))
+        self.spots = sorted(spots)  # (index in shown, ip, window names), in tree order
+        self.length = len(shown) + sum(len(w) for _, _, w in self.spots)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _row(self, i: int) -> TreeRow:
+        before = 0  # windows rows above
+        for at, ip, windows in self.spots:
+            start = at + before  # the row of this expanded profile
+            if i <= start:
+                break
+            if i <= start + len(windows):
+                return TreeRow(ip, windows[i - start - 1])
+            before += len(windows)
+        return TreeRow(self.shown[i - before], None)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._row(j) for j in range(*i.indices(self.length))]
+        if i < 0:
+            i += self.length
+        if not 0 <= i < self.length:
+            raise IndexError(i)
+        return self._row(i)
+
+    def index(self, row: TreeRow, *_: Any) -> int:  # type: ignore[override]
+        at = self.shown.index(row.ip)  # ValueError when absent, like list.index
+        before = sum(len(w) for a, _, w in self.spots if a < at)
+        if row.tw is None:
+            return at + before
+        windows = next((w for a, ip, w in self.spots if ip == row.ip), ())
+        return at + before + 1 + windows.index(row.tw)
+
+    def __contains__(self, row: object) -> bool:
+        try:
+            self.index(row)  # type: ignore[arg-type]
+            return True
+        except (ValueError, AttributeError, TypeError):
+            return False
 
 
 COMMANDS: dict[str, Callable[[Board, int], None]] = {}
@@ -117,7 +177,7 @@ class Board(BoardReads):
     first_seen: dict[Any, float] = field(default_factory=dict)  # ip or (ip, tw) -> monotonic time
     _ev_memo: tuple[Any, list[tuple[str, Any, int]]] = field(default=(None, []), repr=False)
     _memo_key: tuple | None = field(default=None, repr=False)
-    _memo: tuple[list[str], list[TreeRow]] = field(default=([], []), repr=False)
+    _memo: tuple[list[str], TreeRows] = field(default=([], None), repr=False)  # type: ignore[assignment]
 
     # ================================================================= tree
     def order(self) -> list[str]:
@@ -147,7 +207,7 @@ class Board(BoardReads):
             return True
         return any(tw.malicious for tw in self.profile_windows(ip) or ())
 
-    def _tree(self) -> tuple[list[str], list[TreeRow]]:
+    def _tree(self) -> tuple[list[str], TreeRows]:
         windows_key = tuple((ip, id(self.windows.get(ip))) for ip in sorted(self.expanded))
         key = (id(self.order()), len(self.order()), self.filter_text, frozenset(self.expanded), windows_key,
                id(self.facts))
@@ -155,18 +215,14 @@ class Board(BoardReads):
             needle = self.filter_text.lower()
             shown = [ip for ip in self.order()
                      if not needle or needle in ip.lower() or needle in (self.host_name(ip) or "").lower()]
-            rows: list[TreeRow] = []
-            for ip in shown:
-                rows.append(TreeRow(ip, None))
-                if ip in self.expanded:
-                    rows.extend(TreeRow(ip, tw.name) for tw in self.profile_windows(ip) or ())
-            self._memo_key, self._memo = key, (shown, rows)
+            opened = {ip: tuple(tw.name for tw in self.profile_windows(ip) or ()) for ip in self.expanded}
+            self._memo_key, self._memo = key, (shown, TreeRows(shown, opened))
         return self._memo
 
     def shown_profiles(self) -> list[str]:
         return self._tree()[0]
 
-    def rows(self) -> list[TreeRow]:
+    def rows(self) -> TreeRows:
         return self._tree()[1]
 
     def visible_rows(self) -> list[TreeRow]:
