@@ -145,6 +145,10 @@ class BoardReads:
         if self._problem(result, "tree"):
             self.names_gen = gen  # tried; a refresh tries again
             return
+        if result.value is self.names:  # the count did not change: nothing to rebuild
+            self.names_gen = gen
+            self.refreshed_at = time.time()
+            return
         current = self.current_row()
         if self.names is not None:
             now = time.monotonic()
