@@ -148,6 +148,8 @@ class BoardReads:
         if result.value is self.names:  # the count did not change: nothing to rebuild
             self.names_gen = gen
             self.refreshed_at = time.time()
+            if self.names:
+                self.panes["tree"].set(READY)
             return
         current = self.current_row()
         if self.names is not None:
