@@ -73,6 +73,19 @@ def test_jump_select_and_stale_results_are_dropped(generated):
     assert board.evidence is before  # the result for the window left behind is ignored
 
 
+def test_n_before_the_marks_arrive_jumps_when_they_do(generated):
+    data, result = generated
+    board = Board()
+    names = next(r for r in board.wants() if r.slot == "names")
+    board.asked["names"] = names.key
+    board.apply(_run(names, data))
+    assert board.facts is None
+    board.run("next_malicious", 10)
+    assert board.selected is None and "loading" in board.message
+    settle(board, data)
+    assert board.selected in set(result.malicious)
+
+
 def test_holding_down_queues_one_read_per_slot(generated):
     data, _ = generated
     board = Board()

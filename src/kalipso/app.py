@@ -61,6 +61,7 @@ class App:
     prompt_before: str = ""  # the filter when the prompt opened: Esc restores it
     show_help: bool = False
     detail_top: int = 0
+    help_top: int = 0
     follow_why: bool = False
     running: bool = True
     pending_output: str = ""
@@ -265,7 +266,12 @@ class App:
             self.handle_prompt(key)
             return
         if self.show_help:
-            self.show_help = False
+            step = {"KEY_DOWN": 1, "j": 1, "KEY_UP": -1, "k": -1, "KEY_NPAGE": rows - 6, " ": rows - 6,
+                    "KEY_PPAGE": -(rows - 6)}.get(key)
+            if step is None:
+                self.show_help, self.help_top = False, 0
+            else:
+                self.help_top = max(self.help_top + step, 0)
             return
         if self.board.detail is not None:
             self.handle_detail(key, rows)
@@ -514,7 +520,7 @@ class App:
         b = self.board
         obj = b.detail
         width = min(max(cols - 4, 20), 100) - 2
-        content = widgets.wrap_fields(triage.detail_fields(obj), width)
+        content = widgets.field_lines(triage.detail_fields(obj), width)
         footer = "Esc close  Up/Down scroll"
         if isinstance(obj, Evidence):
             footer += "  f: the flows behind it"
@@ -588,22 +594,28 @@ class App:
         return widgets.help_items(views, board, {"help", "quit"}, cols)
 
     def draw_help_overlay(self, stdscr: curses.window, rows: int, cols: int) -> None:
-        content = []
-        if self.view is not None and self.view.instance is not None and getattr(self.view.instance, "keys", ()):
-            content.append(line((f"Keys of the view {self.view.spec.name}", "title")))
-            for vk in self.view.instance.keys:
-                content.append(line((f"{keymap.key_label(vk.key):<12}", "key"), vk.help))
-        content.append(line(("Keys of the main board", "title")))
+        width = min(max(cols - 4, 20), 100) - 2
+        content: list[Line] = []
+
+        def section(title: str, pairs: list[tuple[str, str]]) -> None:
+            content.append(line((title, "title")))
+            content.extend(widgets.field_lines(pairs, width))
+
+        v = self.view
+        if v is not None and v.instance is not None and getattr(v.instance, "keys", ()):
+            section(f"Keys of the view {v.spec.name}", [(keymap.key_label(k.key), k.help) for k in v.instance.keys])
         taken = {v.key for v in self.registry.views}
-        for b in keymap.MAIN_BOARD:
-            keys = " / ".join(dict.fromkeys(keymap.key_label(k) for k in b.keys if k not in taken))
-            content.append(line((f"{keys:<26}", "key"), b.help))
-        content.append(line(("Hotkey views", "title")))
-        for v in self.registry.views:
-            content.append(line((f"{v.key:<26}", "key"), f"{v.title} ({v.name}, {v.dist})"))
-        for f in self.registry.failures:
-            content.append(line((f"{'!':<26}", "error"), f"{f.name} failed to load: {f.error}"))
-        widgets.draw_overlay(stdscr, rows, cols, "Help", content, self.utf8, 0, "any key closes this help")
+        section("Keys of the main board", [(" / ".join(dict.fromkeys(keymap.key_label(k) for k in b.keys
+                                                                        if k not in taken)), b.help)
+                                           for b in keymap.MAIN_BOARD])
+        section("Hotkey views", [(v.key, f"{v.title} ({v.name}, {v.dist})") for v in self.registry.views])
+        if self.registry.failures:
+            section("Views that failed to load", [(f.name, f.error) for f in self.registry.failures])
+        section("Threat strip", [("letters", triage.STRIP_LEGEND)])
+        body_h = min(len(content) + 3, rows - 2) - 3
+        self.help_top = max(0, min(self.help_top, len(content) - body_h))
+        widgets.draw_overlay(stdscr, rows, cols, "Help", content, self.utf8, self.help_top,
+                             "Up/Down/PgDn scroll, any other key closes")
 
 
 def clamp_scroll(offset: int, content: list[Line], width: int) -> int:

@@ -167,6 +167,7 @@ class Board(BoardReads):
     message: str = ""
     refreshed_at: float = 0.0
     pending_jump: TreeRow | None = None
+    pending_step: int = 0  # an n/b pressed before the marks were loaded
     moved: bool = False  # the user has moved or opened something: keep their place from now on
     # live Slips: the analysis read first, new alerts not yet seen, when new rows appeared
     identity: Any = None
@@ -473,7 +474,8 @@ class Board(BoardReads):
     def _jump_malicious(self, step: int) -> None:
         """Select the next (1) or previous (-1) malicious time window in tree order."""
         if self.facts is None:
-            self.message = "malicious marks are still loading…"
+            self.pending_step = step  # done when the marks arrive
+            self.message = "malicious marks are still loading… (the jump follows)"
             return
         shown = self.shown_profiles()
         targets = sorted(((pi, timewindow_number(tw) or 0), TreeRow(ip, tw))

@@ -184,7 +184,10 @@ class BoardReads:
             self._keep_row(current)
         else:
             self.tree_cursor = self.tree_top = 0  # the first screen: the most severe host on top
-        if self.pending_jump is None and self.message.startswith("malicious marks are still loading"):
+        if self.pending_step:
+            step, self.pending_step = self.pending_step, 0
+            self._jump_malicious(step)
+        elif self.pending_jump is None and self.message.startswith("malicious marks are still loading"):
             self.message = ""
 
     def _apply_identity(self, result: Result) -> None:

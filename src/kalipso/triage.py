@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-import textwrap
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 from kalipso.data.models import Alert, Evidence, TimelineEntry, TimeWindow, threat_rank
 from kalipso.text import format_ts
+from kalipso.views.base import wrap_fields  # noqa: F401  (part of this module's API)
 
 # ------------------------------------------------------------------ small helpers
 
@@ -440,24 +440,3 @@ def detail_fields(obj: Any) -> list[tuple[str, str]]:
     else:
         raise TypeError(f"no detail fields for {type(obj).__name__}")
     return [(label, text) for label, text in pairs if text not in ("", None)]
-
-
-def wrap_fields(fields: Sequence[tuple[str, str]], width: int, label_width: int | None = None
-                ) -> list[tuple[str, str]]:
-    """(label, text) pairs wrapped to ``width`` columns: the label on the first line of each
-    field, padded so that the texts line up; long texts continue on more lines (label '').
-    Long words (URLs, uid lists) are broken, so nothing is ever cut."""
-    if not fields:
-        return []
-    lw = label_width if label_width is not None else min(max(len(k) for k, _ in fields), 18)
-    lw = max(min(lw, width // 3), 1)
-    room = max(width - lw - 2, 10)
-    out: list[tuple[str, str]] = []
-    for label, text in fields:
-        label = label if len(label) <= lw else label[: lw - 1] + "…"
-        parts: list[str] = []
-        for para in str(text).splitlines() or [""]:
-            parts += textwrap.wrap(para, room, break_long_words=True, break_on_hyphens=False) or [""]
-        for i, part in enumerate(parts):
-            out.append((f"{label:<{lw}}  " if i == 0 else " " * (lw + 2), part))
-    return out

@@ -1,7 +1,7 @@
 """Widgets: a boxed pane with a state, a list with a cursor, a detail box, the status line, the
 help bar and the prompt. They draw lines (kalipso.views.base.Line) and know nothing of Slips.
 
-Line builders (``status_line``, ``help_items``, ``wrap_fields``) are pure and tested without
+Line builders (``status_line``, ``help_items``, ``field_lines``) are pure and tested without
 a terminal; the ``draw_*`` functions paint through the one write path in kalipso.ui.pane.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kalipso.text import cell_width
 from kalipso.ui import pane
 from kalipso.ui.layout import Rect
-from kalipso.views.base import Line, line
+from kalipso.views.base import Line, line, wrap_fields
 
 UTF8_GLYPHS = {"current": "●", "up": "↑", "down": "↓", "more": "…"}
 ASCII_GLYPHS = {"current": "*", "up": "^", "down": "v", "more": "..."}
@@ -64,18 +64,9 @@ def scroll_window(cursor: int, top: int, height: int, total: int) -> int:
 
 
 # ------------------------------------------------------------- detail box
-def wrap_fields(fields: list[tuple[str, str]], width: int) -> list[Line]:
-    """Label/value pairs with every value wrapped in full to ``width`` cells."""
-    label_w = min(max((len(k) for k, _ in fields), default=0) + 2, max(width // 3, 8))
-    out: list[Line] = []
-    for label, value in fields:
-        parts = []
-        for paragraph in str(value).splitlines() or [""]:
-            parts.extend(textwrap.wrap(paragraph, max(width - label_w, 10), break_long_words=True,
-                                       break_on_hyphens=False) or [""])
-        for i, part in enumerate(parts):
-            out.append(line(((label + ":").ljust(label_w) if i == 0 else " " * label_w, "header"), (part, "normal")))
-    return out
+def field_lines(fields: list[tuple[str, str]], width: int) -> list[Line]:
+    """Label/value pairs as lines, every value wrapped in full to ``width`` cells."""
+    return [line((label, "header"), (text, "normal")) for label, text in wrap_fields(fields, width)]
 
 
 def draw_overlay(win: curses.window, rows: int, cols: int, title: str, content: list[Line], utf8: bool,

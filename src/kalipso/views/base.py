@@ -23,6 +23,8 @@ Views never import curses or redis: data comes in through ``data`` and lines go 
 from __future__ import annotations
 
 import enum
+import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -60,9 +62,28 @@ def line(*parts: str | tuple[str, str] | Segment) -> Line:
 
 def wrapped(text: str, width: int, style: str = "normal") -> list[Line]:
     """A long message as several lines of at most ``width`` characters."""
-    import textwrap
-
     return [line((part, style)) for part in textwrap.wrap(text, max(width, 10)) or [""]]
+
+
+def wrap_fields(fields: Sequence[tuple[str, str]], width: int, label_width: int | None = None
+                ) -> list[tuple[str, str]]:
+    """(label, text) pairs wrapped to ``width`` columns: the label on the first line of each
+    field, padded so that the texts line up; long texts continue on more lines (label '').
+    Long words (URLs, uid lists) are broken, so nothing is ever cut."""
+    if not fields:
+        return []
+    lw = label_width if label_width is not None else min(max(len(k) for k, _ in fields), 18)
+    lw = max(min(lw, width // 3), 1)
+    room = max(width - lw - 2, 10)
+    out: list[tuple[str, str]] = []
+    for label, text in fields:
+        label = label if len(label) <= lw else label[: lw - 1] + "…"
+        parts: list[str] = []
+        for para in str(text).splitlines() or [""]:
+            parts += textwrap.wrap(para, room, break_long_words=True, break_on_hyphens=False) or [""]
+        for i, part in enumerate(parts):
+            out.append((f"{label:<{lw}}  " if i == 0 else " " * (lw + 2), part))
+    return out
 
 
 def line_text(ln: Line) -> str:
