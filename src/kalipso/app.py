@@ -151,7 +151,8 @@ class App:
 
     def reopened(self, result: Result) -> None:
         if result.value is None:
-            self.board.message = f"Slips started a new analysis; reading it failed: {result.problem or result.failure}"
+            why = result.problem.reason if result.problem else result.failure
+            self.board.message = f"Slips started a new analysis; reading it failed: {why}"
             return
         old, self.data = self.data, result.value
         self.loader.reset(self.data)
