@@ -7,16 +7,86 @@ names (``altflows``) and the complete alert list (``alerts``).
 
 from __future__ import annotations
 
+import gc
+import json
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from operator import itemgetter
+from typing import Any, TypeVar
 
 from kalipso.data.models import AGGREGATE_NAMES, FlowAggregate
 from kalipso.data.parse import established, loads, merge_aggregates, text
 
 # 1.1.17+ keep the file under databases/; 1.1.5-1.1.16 directly in the output folder.
 CANDIDATES = ("databases/flows.sqlite", "flows.sqlite")
+
+# the fields of a flow that the five tables need, as one JSON array (one parse of the flow);
+# a missing field is null, as json_extract gives NULL for it
+_FIELDS = "json_extract(flow, '$.daddr', '$.sport', '$.dport', '$.proto', '$.state', '$.pkts', '$.bytes')"
+_NULLS = "'[null,null,null,null,null,null,null]'"  # a NULL flow: a row of NULLs, as in the SQL query
+T = TypeVar("T")
+_CHUNK = 8192  # rowids per query of the one-pass aggregation
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")  # SQLite's lower()
+
+
+
+
+class _Odd(Exception):
+    """A value the one-pass aggregation does not reproduce exactly: the SQL query decides."""
+
+
+def _odd(value: Any) -> Any:
+    """json.loads hook for floats and NaN/Infinity: 80.0 groups with 80 in Python but shows
+    as '80.0' in SQLite's 'daddr:dport', and SQLite parses decimals its own way."""
+    raise _Odd(value)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the tables are summed: they allocate ~150,000 lists,
+    tuples and rows without a cycle, which the collector would walk again and again (with the
+    heap of 100,000 profiles around: 15% of the time, measured by benchmarks/bench_tables.py)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_ahead(run: Callable[[int], T], starts: range) -> Iterator[T]:
+    """run(start) for each of ``starts``, in order. The next one runs in a helper thread while
+    the caller works on this one: SQLite extracts the fields of the next chunk (sqlite3 lets go
+    of the GIL meanwhile) while Python sums the last, on a second core."""
+    if len(starts) <= 1:
+        yield from map(run, starts)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kalipso-flows") as pool:
+        pending = pool.submit(run, starts[0])
+        try:
+            for start in starts[1:]:
+                result = pending.result()
+                pending = pool.submit(run, start)
+                yield result
+            yield pending.result()
+        finally:
+            pending.cancel()
+
+
+def _int64(value: Any) -> bool:
+    return type(value) is int and -2**63 <= value < 2**63
+
+
+def _key_text(value: Any) -> str:
+    """A key as the SQL query shows it: strings, 64-bit integers (beyond, SQLite reads a real)
+    and null; true/false and floats never get here (see _odd and the chunk test)."""
+    if value is not None and type(value) is not str and not _int64(value):
+        raise _Odd(value)
+    return text(value)
 
 
 def locate(output_dir: str | None, override: str | None = None) -> tuple[str | None, str | None]:
@@ -65,7 +135,145 @@ class FlowsDB:
 
         Client side: rows of the profile (``profileid``) in that window; server side: rows of
         any profile in that window whose destination is ``ip``.
+
+        One pass: SQLite extracts the seven fields of each flow in one json_extract (one
+        parse of the document), Python sums all five tables from them. Flows with values the
+        fast path cannot reproduce exactly (floats, booleans, escapes, numbers beyond 64 bits)
+        are rare in Slips' data; for them the tables come from ``aggregates_sql``, the former
+        query, which defines the result.
         """
+        try:
+            with _gc_paused():
+                tables = self._aggregates_one_pass(ip, twid)
+        except (sqlite3.Error, TypeError, ValueError, _Odd):
+            tables = None  # the former query says what is wrong (or copes)
+        return tables if tables is not None else self.aggregates_sql(ip, twid)
+
+    def _aggregates_one_pass(self, ip: str, twid: str) -> dict[str, tuple[FlowAggregate, ...]] | None:
+        db = self._db()
+        lo, hi = db.execute("SELECT min(rowid), max(rowid) FROM flows").fetchone()
+        if lo is None:
+            return {name: () for name in AGGREGATE_NAMES}
+        params = {"tw": twid, "pid": f"profile_{ip}", "ip": ip}
+        # Per chunk of rowids, the profile's own flows and the other flows to ``ip``, each as
+        # one flat JSON array of 7 fields per flow: one json.loads per chunk, no list per flow,
+        # and memory bounded by the chunk. rtrim removes the closing bracket of each flow's
+        # array; were its last field an array, its bracket would go too and the text would not
+        # parse (ValueError: the SQL query then decides).
+        flat = f"rtrim(substr(coalesce({_FIELDS}, {_NULLS}), 2), ']')"
+        query = (f"SELECT '[' || group_concat({flat}, ',') FILTER (WHERE profileid = :pid) || ']', "
+                 f"'[' || group_concat({flat}, ',') FILTER (WHERE profileid IS NOT :pid) || ']' "
+                 "FROM flows WHERE rowid >= :lo AND rowid < :hi AND twid = :tw "
+                 "AND (profileid = :pid OR json_extract(flow, '$.daddr') = :ip)")
+        src: dict[tuple[Any, Any, Any], list[Any]] = {}  # (sport, proto, state) of the profile's flows
+        dst: dict[tuple[Any, Any, Any, Any], list[Any]] = {}  # (daddr, dport, proto, state) of them
+        others: dict[tuple[Any, Any, Any], list[Any]] = {}  # (dport, proto, state) of other flows to ip
+        src_get, dst_get, others_get = src.get, dst.get, others.get
+        def chunk(first: int) -> tuple[str | None, str | None]:
+            return db.execute(query, {**params, "lo": first, "hi": first + _CHUNK}).fetchone()
+
+        for own, rest in _read_ahead(chunk, range(lo, hi + 1, _CHUNK)):
+            for chunk in (own, rest):
+                # escapes: SQLite decodes them (lone surrogates...); true/false: 1/0 in SQLite
+                if chunk and ("\\" in chunk or "true" in chunk or "false" in chunk):
+                    return None
+            values = json.loads(own, parse_float=_odd, parse_constant=_odd) if own else ()
+            if len(values) % 7:
+                return None
+            for daddr, sport, dport, proto, state, pkts, nbytes in zip(*[iter(values)] * 7, strict=True):
+                pkts = pkts or 0  # coalesce(..., 0); a string or a list fails below
+                nbytes = nbytes or 0
+                acc = src_get((sport, proto, state))
+                if acc is None:
+                    src[(sport, proto, state)] = [1, pkts, nbytes]
+                else:
+                    acc[0] += 1
+                    acc[1] += pkts
+                    acc[2] += nbytes
+                acc = dst_get((daddr, dport, proto, state))
+                if acc is None:
+                    dst[(daddr, dport, proto, state)] = [1, pkts, nbytes]
+                else:
+                    acc[0] += 1
+                    acc[1] += pkts
+                    acc[2] += nbytes
+            values = json.loads(rest, parse_float=_odd, parse_constant=_odd) if rest else ()
+            if len(values) % 7:
+                return None
+            for _, _, dport, proto, state, pkts, nbytes in zip(*[iter(values)] * 7, strict=True):
+                pkts = pkts or 0
+                nbytes = nbytes or 0
+                acc = others_get((dport, proto, state))
+                if acc is None:
+                    others[(dport, proto, state)] = [1, pkts, nbytes]
+                else:
+                    acc[0] += 1
+                    acc[1] += pkts
+                    acc[2] += nbytes
+        # The groups above are finer than the shown ones ('TCP' and 'tcp', 80 and '80', states
+        # of one class): merge them under their text, as merge_aggregates merges the SQL groups.
+        keys: dict[Any, str] = {}
+        kinds: dict[tuple[Any, Any], tuple[str, str]] = {}
+
+        def kind_of(proto: Any, state: Any) -> tuple[str, str]:
+            kind = kinds.get((proto, state))
+            if kind is None:
+                lowered = proto.translate(_ASCII_LOWER) if type(proto) is str else proto
+                kind = kinds[(proto, state)] = (_key_text(lowered), established(state))
+            return kind
+
+        def add(table: dict[tuple[str, str, str], list[Any]], key: Any, proto: Any, state: Any,
+                sums: list[Any]) -> None:
+            shown = keys.get(key)
+            if shown is None:
+                shown = keys[key] = _key_text(key)
+            ident = (shown, *kind_of(proto, state))
+            old = table.get(ident)
+            table[ident] = sums if old is None else [old[0] + sums[0], old[1] + sums[1], old[2] + sums[2]]
+
+        merged: dict[str, dict[tuple[str, str, str], list[Any]]] = {name: {} for name in AGGREGATE_NAMES}
+        table = merged["src_ports_client"]
+        keys_get, kinds_get, table_get = keys.get, kinds.get, table.get
+        for (sport, proto, state), sums in src.items():  # add(), inlined: one call per flow or so
+            shown = keys_get(sport)
+            if shown is None:
+                shown = keys[sport] = _key_text(sport)
+            kind = kinds_get((proto, state)) or kind_of(proto, state)
+            ident = (shown, kind[0], kind[1])
+            old = table_get(ident)
+            table[ident] = sums if old is None else [old[0] + sums[0], old[1] + sums[1], old[2] + sums[2]]
+        ips, ports, pairs, server = (merged[n] for n in ("dst_ips_client", "dst_ports_client",
+                                                          "dst_ports_client_ips", "dst_ports_server"))
+        for (daddr, dport, proto, state), sums in dst.items():
+            add(ips, daddr, proto, state, sums)
+            add(ports, dport, proto, state, sums)
+            pair = None if daddr is None or dport is None else f"{_key_text(daddr)}:{_key_text(dport)}"
+            add(pairs, pair, proto, state, sums)
+            if daddr == ip:
+                add(server, dport, proto, state, sums)
+        for (dport, proto, state), sums in others.items():
+            add(server, dport, proto, state, sums)
+        tables: dict[str, tuple[FlowAggregate, ...]] = {}
+        for name, groups in merged.items():
+            rows = [(key, proto, state, *sums) for (key, proto, state), sums in groups.items()]
+            for column in (4, 5):  # packets, bytes: a string, a list, or a sum SQLite refuses
+                values = list(map(itemgetter(column), rows))
+                if values and (set(map(type, values)) != {int} or max(values) >= 2**63 or min(values) < -2**63):
+                    return None
+            # the order of parse.merge_aggregates: state, protocol, most flows, most packets, key;
+            # as stable sorts on one field each, which compare plain str or int (a sort on
+            # whole tuples compares field by field in Python objects: 5x slower on 30,000 rows)
+            rows.sort(key=itemgetter(0))
+            rows.sort(key=itemgetter(4), reverse=True)
+            rows.sort(key=itemgetter(3), reverse=True)
+            rows.sort(key=itemgetter(1))
+            rows.sort(key=itemgetter(2))
+            tables[name] = tuple(FlowAggregate(*row) for row in rows)
+        return tables
+
+    def aggregates_sql(self, ip: str, twid: str) -> dict[str, tuple[FlowAggregate, ...]]:
+        """The five tables from one SQL query per table (the implementation before the one-pass
+        one): the reference for odd values, and the baseline of benchmarks/bench_views.py."""
         query = """
             WITH f AS MATERIALIZED (
                 SELECT profileid,
