@@ -31,7 +31,7 @@ def settle(board: Board, data, rounds: int = 30) -> None:
 def _run(request: Request, data) -> Result:
     loader = Loader.__new__(Loader)  # only _run: no threads
     loader.data, loader.debug = data, False
-    return loader._run(request)
+    return loader._run(request, data)
 
 
 @pytest.fixture
@@ -137,6 +137,23 @@ def test_a_failing_read_is_a_failure_not_a_crash(generated):
     data, _ = generated
     result = _run(Request("view", 1, lambda d: 1 / 0), data)
     assert result.failure and "ZeroDivisionError" in result.failure and result.problem is None
+
+
+def test_a_view_that_exits_does_not_kill_the_loader(generated):
+    import sys
+    data, _ = generated
+    loader = Loader(data)
+    try:
+        loader.submit(Request("view", 1, lambda d: sys.exit(3)))
+        loader.submit(Request("timeline", 2, lambda d: "still reading", "fg", 9))
+        deadline, got = time.monotonic() + 5, []
+        while len(got) < 2 and time.monotonic() < deadline:
+            got += loader.results()
+            time.sleep(0.01)
+        assert [r.slot for r in got] == ["view", "timeline"] and "SystemExit" in got[0].failure
+        assert got[1].value == "still reading" and not loader.busy()
+    finally:
+        loader.close()
 
 
 def test_loader_replaces_a_waiting_read_and_reports_slow_reads(generated):

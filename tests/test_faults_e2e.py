@@ -34,9 +34,12 @@ def alive(t: Tmux) -> str:
 
 
 def test_redis_gone_during_every_action_then_back(redis_binary, tmp_path):
-    server = RedisServer(redis_binary).start()
+    store = tmp_path / "redis"
+    store.mkdir()
+    server = RedisServer(redis_binary, directory=str(store)).start()
     port = server.port
     result = generate(server.client(0), server.client(1), str(tmp_path), Scenario(hosts=6, hours=2))
+    server.client(0).save()  # the same Redis comes back with the same analysis
     t = board(server)
     try:
         t.wait_for("Profiles (")
@@ -56,8 +59,7 @@ def test_redis_gone_during_every_action_then_back(redis_binary, tmp_path):
             assert "failed" not in screen
             t.send("Escape")
         t.wait_for("Profiles (")
-        server = RedisServer(redis_binary, port=port).start()
-        generate(server.client(0), server.client(1), str(tmp_path), Scenario(hosts=6, hours=2))
+        server = RedisServer(redis_binary, directory=str(store), port=port).start()
         t.wait_for("connection restored", timeout=15)
         t.wait_for("connection lost", absent=True)
         t.send("n")  # and the board works again: the next malicious window opens

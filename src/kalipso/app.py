@@ -15,11 +15,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalipso import boardlines, clipboard, keymap, triage
+from kalipso import boardlines, clipboard, keymap, panes, triage
 from kalipso.board import COMMANDS as BOARD_COMMANDS
 from kalipso.board import Board
 from kalipso.data.models import Evidence
-from kalipso.loader import LOADING, LOST, READY, UNAVAILABLE, Loader, Request, Result
+from kalipso.loader import LOADING, LOST, READY, Loader, Request, Result
 from kalipso.logfile import log
 from kalipso.ui import layout, pane, widgets
 from kalipso.ui.terminal import terminal, utf8_locale
@@ -112,7 +112,7 @@ class App:
                 self.board.bell = False
                 if self.bell:
                     curses.beep()
-            self.submit_wants()
+            self.boundary(self.submit_wants, None, None, "asking for reads")
             slow = self.loader.slow()
             if slow and (last_slow is None or int(slow[1]) != int(last_slow[1])):
                 dirty = True
@@ -133,8 +133,9 @@ class App:
             key = self.read_key(stdscr)
             if key is not None:
                 t0 = time.monotonic()
-                self.boundary(lambda k=key: self.handle(k, stdscr), None, self.view, f"key {key!r}")
-                self.submit_wants()
+                # view code called from handle() has its own boundary, which blames the view
+                self.boundary(lambda k=key: self.handle(k, stdscr), None, None, f"key {key!r}")
+                self.boundary(self.submit_wants, None, None, "asking for reads")
                 self.draw(stdscr)
                 self.emit({"event": "key", "key": key, "ms": (time.monotonic() - t0) * 1000})
             self.maybe_refresh()
@@ -157,12 +158,14 @@ class App:
         old, self.data = self.data, result.value
         self.loader.reset(self.data)
         keep = self.board
-        self.board = Board(sort_by_threat=keep.sort_by_threat, filter_text=keep.filter_text, collapse=keep.collapse)
-        self.view = None
+        # gen goes on from the old board's, so that nothing keyed by gen looks fresh when it is not
+        self.board = Board(sort_by_threat=keep.sort_by_threat, filter_text=keep.filter_text, collapse=keep.collapse,
+                           gen=keep.gen + 1)
+        self.close_view()
         a = self.data.analysis
         self.board.message = (f"Slips started a new analysis (Slips {a.slips_version or '?'}, "
                               f"{a.analysis_start or 'start unknown'}): reloaded")
-        old.close()
+        self.loader.submit(Request("close", ("close", id(old)), lambda d: old.close(), "bg", 9, "closing"))
 
     def maybe_refresh(self) -> None:
         if not self.refresh_seconds or time.monotonic() - self.last_refresh < self.refresh_interval:
@@ -196,6 +199,8 @@ class App:
 
     def apply(self, result: Result) -> None:
         log.debug("result %s %r %s", result.slot, result.key, "problem" if result.problem else "")
+        if self.loader is not None and result.epoch != self.loader.epoch:
+            return  # read from the analysis before a reload: it belongs to no board any more
         if result.slot == "reopen":
             self.boundary(lambda: self.reopened(result), None, None, "reading the new analysis")
         elif result.slot == "view":
@@ -289,7 +294,7 @@ class App:
             if handled != Handled.NO:
                 return
             if key in ("\x1b", "q"):
-                self.view = None
+                self.close_view()
                 return
         spec = self.registry.by_key(key)
         if spec is not None:
@@ -314,7 +319,13 @@ class App:
         self.show_help = True
 
     def back(self) -> None:
+        self.close_view()
+
+    def close_view(self) -> None:
+        """Leave the view; its fetch, if it still waits, is not run."""
         self.view = None
+        if self.loader is not None:
+            self.loader.cancel("view")
 
     def open_prompt(self) -> None:
         self.prompt_before = self.board.filter_text
@@ -338,6 +349,8 @@ class App:
     def handle_detail(self, key: str, rows: int) -> None:
         if key in ("\x1b", "q", "\n", "KEY_ENTER", "KEY_LEFT", "h", "KEY_BACKSPACE", "\x7f"):
             self.board.close_detail()
+            if self.loader is not None:
+                self.loader.cancel("why")
             self.detail_top, self.follow_why = 0, False
         elif key in ("f", "F"):
             self.board.ask_why()
@@ -420,7 +433,8 @@ class App:
             widgets.draw_prompt(stdscr, rows - 1, cols, "filter", self.prompt, "Enter apply  Esc cancel")
         else:
             current = self.view.spec.key if self.view else None
-            widgets.draw_help_bar(stdscr, rows - 1, cols, self.help_items(cols), current)
+            self.boundary(lambda: widgets.draw_help_bar(stdscr, rows - 1, cols, self.help_items(cols), current),
+                          None, None, "the help bar")
         if self.board.detail is not None:
             self.boundary(lambda: self.draw_detail(stdscr, rows, cols), None, None, "the detail box")
         if self.show_help:
@@ -437,85 +451,15 @@ class App:
         b.tree_height, b.timeline_height = r["tree"].h - 2, r["timeline"].h - 2
         b.evidence_height = max(r["evidence"].h - 3, 1)
         g = widgets.glyphs(self.utf8)
-        for name, draw in (("tree", self.draw_tree), ("ipinfo", self.draw_ipinfo),
-                           ("timeline", self.draw_timeline), ("evidence", self.draw_evidence)):
-            self.boundary(lambda d=draw, n=name: d(stdscr, r[n], g), None, None, f"the {name} pane")
-
-    def pane_state(self, name: str) -> tuple[str, str]:
-        p = self.board.panes[name]
-        return p.status, p.reason
-
-    def draw_tree(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
-        b = self.board
-        rows = b.visible_rows()
         now = time.monotonic()
-        content = [boardlines.tree_line(b, row, g, now) for row in rows]
-        status, reason = self.pane_state("tree")
-        if status == READY and not b.rows():
-            content = [line((f"no profile matches the filter '{b.filter_text}'", "dim"))]
-        n = len(b.shown_profiles())
-        title = f"Profiles ({n:,})" if b.names is not None else "Profiles"
-        if b.filter_text:
-            title += f" /{b.filter_text}"
-        if b.names is not None and b.facts is None:
-            title += " marks loading…"
-        if b.lost:
-            status, reason = LOST, b.lost
-        widgets.draw_pane(win, rect, title, b.focus == "tree", self.utf8, content,
-                          b.tree_cursor - b.tree_top, status, reason)
+        views = (("tree", lambda: panes.tree(b, g, now)), ("ipinfo", lambda: panes.ipinfo(b)),
+                 ("timeline", lambda: panes.timeline(b, g, r["timeline"].w - 2)),
+                 ("evidence", lambda: panes.evidence(b, g, r["evidence"].w - 2)))
+        for name, build in views:
+            self.boundary(lambda n=name, f=build: self.draw_pane(stdscr, r[n], f()), None, None, f"the {name} pane")
 
-    def draw_ipinfo(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
-        status, reason = self.pane_state("ipinfo")
-        widgets.draw_pane(win, rect, "IP info", False, self.utf8, boardlines.ipinfo_lines(self.board),
-                          None, status, reason)
-
-    def draw_timeline(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
-        b = self.board
-        width = rect.w - 2
-        h = max(b.timeline_height, 0)
-        if b.collapse:
-            content = [boardlines.run_line(run, g) for run in b.timeline_runs[b.timeline_top: b.timeline_top + h]]
-        else:
-            first = b.timeline_top - b.timeline_offset
-            entries = b.timeline[first: first + h] if first >= 0 else ()
-            content = [boardlines.timeline_line(e, g) for e in entries]
-        b.hscroll["timeline"] = clamp_scroll(b.hscroll["timeline"], content, width)
-        content = [shift(ln, b.hscroll["timeline"]) for ln in content]
-        status, reason = self.pane_state("timeline")
-        if status == READY and b.timeline_total and not content:
-            status = LOADING  # scrolled past the lines held: the next page is on its way
-        title = "Timeline"
-        if b.selected:
-            title += f" {b.selected[0]} {b.selected[1]}"
-            if b.timeline_total:
-                title += f" [{b.timeline_cursor + 1}/{b.timeline_total}]"
-                if b.collapse and b.timeline_lines != b.timeline_total:
-                    title += f" ({b.timeline_lines:,} lines" + (
-                        f", first {len(b.timeline):,} folded)" if b.timeline_lines > len(b.timeline) else ")")
-        cursor = b.timeline_cursor - b.timeline_top if b.focus == "timeline" and content else None
-        widgets.draw_pane(win, rect, title, b.focus == "timeline", self.utf8, content, cursor, status, reason)
-
-    def draw_evidence(self, win: curses.window, rect: layout.Rect, g: dict[str, str]) -> None:
-        b = self.board
-        width = rect.w - 2
-        content: list[Line] = []
-        rows = b.evidence_items()
-        if b.selected and rows:
-            b.evidence_top = widgets.scroll_window(b.evidence_cursor, b.evidence_top, b.evidence_height, len(rows))
-            body = [boardlines.evidence_row(kind, obj, depth, kind != "item" and self.is_open(kind, obj), g)
-                    for kind, obj, depth in rows[b.evidence_top: b.evidence_top + b.evidence_height]]
-            b.hscroll["evidence"] = clamp_scroll(b.hscroll["evidence"], body, width)
-            content = [boardlines.evidence_head(b)] + [shift(ln, b.hscroll["evidence"]) for ln in body]
-        cursor = 1 + b.evidence_cursor - b.evidence_top if b.focus == "evidence" and content else None
-        status, reason = self.pane_state("evidence")
-        if not b.selected:
-            status, reason = "empty", ""
-        widgets.draw_pane(win, rect, "Evidence", b.focus == "evidence", self.utf8, content, cursor, status, reason)
-
-    def is_open(self, kind: str, obj: Any) -> bool:
-        key = {"alerts": "alerts", "alert": ("alert", getattr(obj, "id", None)),
-               "group": ("group", getattr(obj, "key", None))}.get(kind)
-        return key in self.board.evidence_open
+    def draw_pane(self, win: curses.window, rect: layout.Rect, p: panes.PaneView) -> None:
+        widgets.draw_pane(win, rect, p.title, p.focused, self.utf8, p.content, p.cursor, p.status, p.reason)
 
     def draw_detail(self, stdscr: curses.window, rows: int, cols: int) -> None:
         b = self.board
@@ -617,26 +561,3 @@ class App:
         self.help_top = max(0, min(self.help_top, len(content) - body_h))
         widgets.draw_overlay(stdscr, rows, cols, "Help", content, self.utf8, self.help_top,
                              "Up/Down/PgDn scroll, any other key closes")
-
-
-def clamp_scroll(offset: int, content: list[Line], width: int) -> int:
-    """Horizontal scroll stops where the longest line's end reaches the pane's right edge."""
-    longest = max((sum(len(s.text) for s in ln) for ln in content), default=0)
-    return max(0, min(offset, longest - width))
-
-
-def shift(ln: Line, columns: int) -> Line:
-    """The line scrolled ``columns`` characters to the left (horizontal scrolling)."""
-    if columns <= 0:
-        return ln
-    out, skip = [], columns
-    for seg in ln:
-        if skip >= len(seg.text):
-            skip -= len(seg.text)
-            continue
-        out.append(type(seg)(seg.text[skip:], seg.style))
-        skip = 0
-    return tuple(out)
-
-
-__all__ = ["App", "UNAVAILABLE"]

@@ -8,9 +8,9 @@ state: loading, ready, empty, unavailable (reason) or lost (connection).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from kalipso import triage
 from kalipso.boardreads import NEW_SECONDS, BoardReads
@@ -19,6 +19,7 @@ from kalipso.data import why
 from kalipso.data.models import Evidence, IPInfo, TimelineEntry, TimeWindow
 from kalipso.data.parse import timewindow_number
 from kalipso.loader import EMPTY, LOADING
+from kalipso.treerows import TreeRow, TreeRows, scroll_window
 
 FOCUS_ORDER = ("tree", "timeline", "evidence")
 
@@ -32,72 +33,6 @@ class Pane:
 
     def set(self, status: str, reason: str = "") -> None:
         self.status, self.reason = status, reason
-
-
-class TreeRow(NamedTuple):
-    """A row of the tree; a tuple because the tree of 100,000 profiles builds 100,000 of them."""
-
-    ip: str
-    tw: str | None  # None for the profile row itself
-
-
-class TreeRows(Sequence[TreeRow]):
-    """The rows of the tree without building one object per profile: the profiles shown, with
-    the time windows of the expanded ones after them. Rows are made when they are looked at,
-    so filtering, sorting or expanding a tree of 100,000 profiles costs one list, not 100,000
-    objects on the UI thread."""
-
-    def __init__(self, shown: list[str], opened: dict[str, tuple[str, ...]]) -> None:
-        self.shown = shown
-        position = {ip: i for i, ip in enumerate(shown)} if len(opened) > 8 else None
-        spots = []
-        for ip, windows in opened.items():
-            try:
-                at = position[ip] if position is not None else shown.index(ip)
-            except (KeyError, ValueError):
-                continue  # expanded, but filtered out
-            if windows:
-                spots.append((at, ip, windows))
-        self.spots = sorted(spots)  # (index in shown, ip, window names), in tree order
-        self.length = len(shown) + sum(len(w) for _, _, w in self.spots)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def _row(self, i: int) -> TreeRow:
-        before = 0  # windows rows above
-        for at, ip, windows in self.spots:
-            start = at + before  # the row of this expanded profile
-            if i <= start:
-                break
-            if i <= start + len(windows):
-                return TreeRow(ip, windows[i - start - 1])
-            before += len(windows)
-        return TreeRow(self.shown[i - before], None)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self._row(j) for j in range(*i.indices(self.length))]
-        if i < 0:
-            i += self.length
-        if not 0 <= i < self.length:
-            raise IndexError(i)
-        return self._row(i)
-
-    def index(self, row: TreeRow, *_: Any) -> int:  # type: ignore[override]
-        at = self.shown.index(row.ip)  # ValueError when absent, like list.index
-        before = sum(len(w) for a, _, w in self.spots if a < at)
-        if row.tw is None:
-            return at + before
-        windows = next((w for a, ip, w in self.spots if ip == row.ip), ())
-        return at + before + 1 + windows.index(row.tw)
-
-    def __contains__(self, row: object) -> bool:
-        try:
-            self.index(row)  # type: ignore[arg-type]
-            return True
-        except (ValueError, AttributeError, TypeError):
-            return False
 
 
 COMMANDS: dict[str, Callable[[Board, int], None]] = {}
@@ -168,6 +103,8 @@ class Board(BoardReads):
     refreshed_at: float = 0.0
     pending_jump: TreeRow | None = None
     pending_step: int = 0  # an n/b pressed before the marks were loaded
+    facts_problem: str = ""  # why the marks could not be read (they are then not "loading")
+    selected_gone: bool = False  # Slips deleted the selected time window or profile
     moved: bool = False  # the user has moved or opened something: keep their place from now on
     # live Slips: the analysis read first, new alerts not yet seen, when new rows appeared
     identity: Any = None
@@ -178,6 +115,8 @@ class Board(BoardReads):
     first_seen: dict[Any, float] = field(default_factory=dict)  # ip or (ip, tw) -> monotonic time
     _ev_memo: tuple[Any, list[tuple[str, Any, int]]] = field(default=(None, []), repr=False)
     _memo_key: tuple | None = field(default=None, repr=False)
+    _memo_refs: tuple = field(default=(), repr=False)
+    _positions: dict[str, int] | None = field(default=None, repr=False)
     _memo: tuple[list[str], TreeRows] = field(default=([], None), repr=False)  # type: ignore[assignment]
 
     # ================================================================= tree
@@ -209,16 +148,34 @@ class Board(BoardReads):
         return any(tw.malicious for tw in self.profile_windows(ip) or ())
 
     def _tree(self) -> tuple[list[str], TreeRows]:
-        windows_key = tuple((ip, id(self.windows.get(ip))) for ip in sorted(self.expanded))
-        key = (id(self.order()), len(self.order()), self.filter_text, frozenset(self.expanded), windows_key,
-               id(self.facts))
+        order = self.order()
+        names_by_host = self.facts.host_names if self.facts else None
+        windows = tuple(self.windows.get(ip) for ip in sorted(self.expanded))
+        # the objects themselves are kept with the memo, so their ids cannot be reused
+        refs = (order, names_by_host, windows)
+        key = (tuple(map(id, refs[:2])), tuple(map(id, windows)), len(order), self.filter_text,
+               frozenset(self.expanded), len(self.details))
         if key != self._memo_key:
             needle = self.filter_text.lower()
-            shown = [ip for ip in self.order()
-                     if not needle or needle in ip.lower() or needle in (self.host_name(ip) or "").lower()]
+            if needle:
+                # host names are few: match them once, then one substring test per IP
+                hosts = dict(names_by_host or {})
+                hosts.update({ip: d[1].host_name for ip, d in self.details.items() if d[1].host_name})
+                by_host = {ip for ip, host in hosts.items() if needle in host.lower()}
+                shown = [ip for ip in order if needle in ip.lower() or ip in by_host]
+            else:
+                shown = order
             opened = {ip: tuple(tw.name for tw in self.profile_windows(ip) or ()) for ip in self.expanded}
-            self._memo_key, self._memo = key, (shown, TreeRows(shown, opened))
+            self._memo_key, self._memo, self._memo_refs = key, (shown, TreeRows(shown, opened)), refs
+            self._positions = None
         return self._memo
+
+    def positions(self) -> dict[str, int]:
+        """Index of each shown profile, built once per tree (for n/b on 100,000 profiles)."""
+        shown = self.shown_profiles()
+        if self._positions is None:
+            self._positions = {ip: i for i, ip in enumerate(shown)}
+        return self._positions
 
     def shown_profiles(self) -> list[str]:
         return self._tree()[0]
@@ -233,12 +190,7 @@ class Board(BoardReads):
 
     def _scroll_tree(self, n: int) -> None:
         self.tree_cursor = max(0, min(self.tree_cursor, n - 1))
-        h = max(self.tree_height, 1)
-        if self.tree_cursor < self.tree_top:
-            self.tree_top = self.tree_cursor
-        elif self.tree_cursor >= self.tree_top + h:
-            self.tree_top = self.tree_cursor - h + 1
-        self.tree_top = max(0, min(self.tree_top, max(n - h, 0)))
+        self.tree_top = scroll_window(self.tree_cursor, self.tree_top, self.tree_height, n)
 
     def current_row(self) -> TreeRow | None:
         rows = self.rows()
@@ -299,6 +251,12 @@ class Board(BoardReads):
         self._ev_memo = (key, rows)
         return rows
 
+    @staticmethod
+    def evidence_key(kind: str, obj: Any) -> Any:
+        """What ``evidence_open`` holds for an expandable evidence row (None: not expandable)."""
+        return {"alerts": "alerts", "alert": ("alert", getattr(obj, "id", None)),
+                "group": ("group", getattr(obj, "key", None))}.get(kind)
+
     def evidence_row(self) -> tuple[str, Any, int] | None:
         rows = self.evidence_items()
         return rows[self.evidence_cursor] if 0 <= self.evidence_cursor < len(rows) else None
@@ -306,6 +264,7 @@ class Board(BoardReads):
     # ============================================================= commands
     def run(self, name: str, page_rows: int) -> None:
         self.moved = True
+        self.pending_jump, self.pending_step = None, 0  # a later key overrides a jump still waiting
         COMMANDS[name](self, page_rows)
 
     @command("focus_next")
@@ -370,8 +329,7 @@ class Board(BoardReads):
             if row is None:
                 return
             kind, obj, _ = row
-            toggle = {"alerts": "alerts", "alert": ("alert", getattr(obj, "id", None)),
-                      "group": ("group", getattr(obj, "key", None))}.get(kind)
+            toggle = self.evidence_key(kind, obj)
             if toggle is None:
                 self.show_detail(obj)
             else:
@@ -429,8 +387,9 @@ class Board(BoardReads):
 
     def select_timewindow(self, ip: str, tw: str) -> None:
         self.notices = [n for n in self.notices if n[:2] != (ip, tw)]  # seen
-        if self.selected != (ip, tw):
+        if self.selected != (ip, tw) or self.selected_gone:
             self.selected = (ip, tw)
+            self.selected_gone = False
             self.timeline, self.timeline_total, self.timeline_offset = (), 0, 0
             self.timeline_top = self.timeline_cursor = self.evidence_cursor = self.evidence_top = 0
             self.evidence, self.alerts, self.summary = (), (), None
@@ -473,19 +432,21 @@ class Board(BoardReads):
 
     def _jump_malicious(self, step: int) -> None:
         """Select the next (1) or previous (-1) malicious time window in tree order."""
+        if self.facts is None and self.facts_problem:
+            self.message = f"malicious marks are not available: {self.facts_problem}"
+            return
         if self.facts is None:
             self.pending_step = step  # done when the marks arrive
             self.message = "malicious marks are still loading… (the jump follows)"
             return
-        shown = self.shown_profiles()
-        targets = sorted(((pi, timewindow_number(tw) or 0), TreeRow(ip, tw))
-                         for pi, ip in enumerate(shown) for tw in self.marks(ip))
+        position = self.positions()
+        targets = sorted(((position[ip], timewindow_number(tw) or 0), TreeRow(ip, tw))
+                         for ip, windows in self.facts.marks.items() if ip in position for tw in windows)
         if not targets:
             self.message = "no malicious time window" + (" matches the filter" if self.filter_text else "")
             return
         row = self.current_row()
-        index = {ip: i for i, ip in enumerate(shown)} if row else {}
-        pi = index.get(row.ip, -1) if row else -1
+        pi = position.get(row.ip, -1) if row else -1
         here = (pi, timewindow_number(row.tw) or 0) if row and row.tw else (pi, float("-inf"))
         if step > 0:
             target = next((t for pos, t in targets if pos > here), targets[0][1])

@@ -168,14 +168,6 @@ def why_lines(result: why.WhyResult | None, width: int, glyphs: dict[str, str]) 
     return out
 
 
-def to_epoch(value: object) -> float | None:
-    """An alert time as Slips stores it (epoch seconds, as text) -> float; None if unknown."""
-    try:
-        ts = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return ts if ts == ts and abs(ts) < 1e11 else None
-
 
 # --------------------------------------------------------------------- IP info
 def ipinfo_lines(board: Board) -> list[Line]:

@@ -40,11 +40,13 @@ class BoardReads:
             return [Request("ping", ("ping", now), lambda d: d.ping(), "bg", 0, "reconnect")]
         out: list[Request] = []
         if self.names_gen < self.gen:
-            gen, known = self.gen, self.names
-            out.append(Request("names", ("names", gen), lambda d: _sorted_names(d, known), "bg", 0, "profiles"))
+            gen, known, facts = self.gen, self.names, self.facts
+            out.append(Request("names", ("names", gen), lambda d: _sorted_names(d, known, facts), "bg", 0,
+                               "profiles"))
         if self.identity_gen < self.gen:
             gen = self.gen
-            out.append(Request("identity", ("identity", gen), live.analysis_identity, "bg", 0, "the analysis"))
+            # before the names: a new analysis on the same port must not fill the old board
+            out.append(Request("identity", ("identity", gen), live.analysis_identity, "bg", -1, "the analysis"))
         if self.names is not None and self.facts_gen < self.names_gen:
             names, gen, facts = self.names, self.names_gen, self.facts
             # marks are read on every refresh (new alerts); threat levels and host names of
@@ -64,12 +66,15 @@ class BoardReads:
             unstriped = [r.ip for r in self.visible_rows() if r.tw is None and self._stale(self.strips.get(r.ip))]
             if unstriped:
                 out.append(Request("strips", ("strips", tuple(unstriped), self.gen),
-                                   lambda d, ips=unstriped: datatree.window_threats(d, ips), "fg", 6, "threat strips"))
-        for ip in sorted(self.expanded | ({self.selected[0]} if self.selected else set())):
+                                   lambda d, ips=unstriped: datatree.window_threats(d, ips), "bg", 5, "threat strips"))
+        # windows of the expanded profiles on screen and of the selected one; others wait until
+        # they scroll into view (a refresh does not re-read a hundred expanded profiles)
+        on_screen = {r.ip for r in self.visible_rows()} if self.names is not None else set()
+        for ip in sorted((self.expanded & on_screen) | ({self.selected[0]} if self.selected else set())):
             if self._stale(self.windows.get(ip)):
                 out.append(Request(f"windows:{ip}", (ip, self.gen), lambda d, ip=ip: d.timewindows(ip), "fg", 3,
                                    f"time windows of {ip}"))
-        if self.selected:
+        if self.selected and not self.selected_gone:
             ip, tw = self.selected
             start, length = self._timeline_page()
             fold = self.collapse
@@ -101,6 +106,13 @@ class BoardReads:
     def refresh(self) -> None:
         """Ask for everything again (the loader reads it in the background)."""
         self.gen += 1
+        # per-profile memory stays bounded: what is on screen is read again anyway
+        if len(self.details) > 4 * WINDOW_CACHE:
+            keep = {r.ip for r in self.visible_rows()}
+            self.details = {ip: d for ip, d in self.details.items() if ip in keep}
+        now = time.monotonic()
+        self.first_seen = {k: t for k, t in self.first_seen.items() if now - t < NEW_SECONDS}
+        del self.notices[:-100]
 
     def apply(self, result: Result) -> None:
         """Take in one loader result; results for a selection the user has left are dropped."""
@@ -145,7 +157,8 @@ class BoardReads:
         if self._problem(result, "tree"):
             self.names_gen = gen  # tried; a refresh tries again
             return
-        if result.value is self.names:  # the count did not change: nothing to rebuild
+        names, threat_names = result.value
+        if names is self.names:  # the count did not change: nothing to rebuild
             self.names_gen = gen
             self.refreshed_at = time.time()
             if self.names:
@@ -155,13 +168,13 @@ class BoardReads:
         if self.names is not None:
             now = time.monotonic()
             known = set(self.names)
-            self.first_seen.update({ip: now for ip in result.value if ip not in known})
-            if self.selected and self.selected[0] not in set(result.value):
+            self.first_seen.update({ip: now for ip in names if ip not in known})
+            if self.selected and self.selected[0] not in set(names):
                 self._gone(f"Slips deleted the profile {self.selected[0]}")
-        self.names, self.names_gen = result.value, gen
+        self.names, self.names_gen = names, gen
         self.refreshed_at = time.time()
-        if self.facts is not None:
-            self.threat_names = threat_order(self.names, self.facts)
+        if threat_names is not None:
+            self.threat_names = threat_names  # ordered in the loader with the facts known then
         if self.names:
             self.panes["tree"].set(READY)
         else:
@@ -172,8 +185,13 @@ class BoardReads:
         gen = result.key[1]
         self.facts_gen = gen
         if result.value is None:
-            self._problem(result, "tree")
+            reason = result.problem.reason if result.problem else f"{result.failure} (see the log)"
+            self.facts_problem = reason
+            if self.pending_step:
+                self.pending_step = 0
+                self.message = f"malicious marks are not available: {reason}"
             return
+        self.facts_problem = ""
         current = self.current_row()
         old = self.facts
         self.facts, self.threat_names = result.value
@@ -216,6 +234,7 @@ class BoardReads:
                     self.bell = True
 
     def _gone(self, why_text: str) -> None:
+        self.selected_gone = True  # no more reads of it: the panes keep saying why
         for pane in ("timeline", "evidence"):
             self.panes[pane].set(EMPTY, why_text)
         self.timeline, self.timeline_runs, self.timeline_total = (), (), 0
@@ -231,18 +250,20 @@ class BoardReads:
 
     def _apply_windows(self, ip: str, result: Result) -> None:
         gen = result.key[1]
-        if result.value is None:
-            self.windows[ip] = (gen, ())
-            if result.problem is not None:
-                self.message = result.problem.reason
+        if result.value is None:  # keep what was read before; the next refresh tries again
+            previous = self.windows.get(ip)
+            self.windows[ip] = (gen, previous[1] if previous else ())
+            self.message = result.problem.reason if result.problem else f"time windows of {ip}: {result.failure}"
+            if self.pending_jump and self.pending_jump.ip == ip:
+                self.pending_jump = None
             return
         current = self.current_row()
         previous = self.windows.get(ip)
         names = {tw.name for tw in result.value}
         if previous is not None:
             now = time.monotonic()
-            self.first_seen.update({(ip, tw.name): now for tw in result.value
-                                    if tw.name not in {p.name for p in previous[1]}})
+            known = {p.name for p in previous[1]}
+            self.first_seen.update({(ip, tw.name): now for tw in result.value if tw.name not in known})
         if self.selected and self.selected[0] == ip and result.value and self.selected[1] not in names:
             self._gone(f"Slips deleted {self.selected[1]} of {ip} (it expires old time windows while it runs)")
         self.windows[ip] = (gen, result.value)
@@ -297,14 +318,17 @@ class BoardReads:
         self.panes["ipinfo"].set(READY)
 
 
-def _sorted_names(data: Any, known: list[str] | None) -> list[str]:
-    """Profile names in IP order; sorted in the loader so the UI never sorts 100,000 names.
+def _sorted_names(data: Any, known: list[str] | None, facts: datatree.TreeFacts | None
+                  ) -> tuple[list[str], list[str] | None]:
+    """Profile names in IP order, and in threat order when the facts are known; sorted in the
+    loader so that the UI never sorts 100,000 names.
 
     A refresh first counts the profiles (one ZCARD/SCARD): the same count keeps ``known``, the
     very same list, so nothing downstream is rebuilt. Slips only adds profiles while it runs."""
     if known is not None and datatree.profile_count(data) == len(known):
-        return known
-    return sorted(datatree.profile_names(data), key=ip_sort_key)
+        return known, None
+    names = sorted(datatree.profile_names(data), key=ip_sort_key)
+    return names, (threat_order(names, facts) if facts is not None else None)
 
 
 def _marks_only(data: Any, names: list[str], facts: datatree.TreeFacts) -> tuple[datatree.TreeFacts, list[str]]:

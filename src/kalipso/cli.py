@@ -181,6 +181,7 @@ def run_ui(args: argparse.Namespace) -> int:
                 return EXIT_OK
         registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
         from kalipso.app import App
+        app = None
         try:
             app = App(data, registry, refresh_seconds=args.refresh, debug=args.debug,
                       options={"letters_limit": args.letters_limit}, sort_by_threat=(args.sort or cfg.sort) != "ip",
@@ -188,8 +189,7 @@ def run_ui(args: argparse.Namespace) -> int:
             app.board.message = note
             app.run()
         finally:
-            app_data = app.data if "app" in locals() else data
-            app_data.close()
+            (app.data if app is not None else data).close()  # after a reload, the app holds the new one
     return EXIT_OK
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from kalipso.data import ConnectionLost, KalipsoDataError, SlowRedis
+from kalipso.data import ConnectionLost, KalipsoDataError
 from kalipso.data.problems import data_problem
 from kalipso.logfile import log
 
@@ -46,11 +46,10 @@ class Request:
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a read gave no data: ``state`` is LOST or UNAVAILABLE; ``slow`` marks a timeout."""
+    """Why a read gave no data: ``state`` is LOST or UNAVAILABLE, ``reason`` says why in words."""
 
     state: str
     reason: str
-    slow: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def classify(exc: BaseException) -> Problem | None:
         return None
     if isinstance(err, ConnectionLost):
         return Problem(LOST, str(err))
-    return Problem(UNAVAILABLE, str(err), slow=isinstance(err, SlowRedis))
+    return Problem(UNAVAILABLE, str(err))
 
 
 class Loader:
@@ -120,14 +119,20 @@ class Loader:
         with self._cond:
             return any(self._waiting.values()) or any(self._running.values()) or bool(self._results)
 
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
     def slow(self) -> tuple[str, float] | None:
-        """(label, seconds) of the read that has run longest, once it is over SLOW_AFTER."""
+        """(label, seconds) of the read the user waits for (fg lane), once it is over SLOW_AFTER.
+
+        A long read in the background lane (every profile's facts) is not "slow": it is big."""
         now = time.monotonic()
         with self._cond:
-            running = [r for r in self._running.values() if r is not None]
-        if not running:
+            running = self._running["fg"]
+        if running is None:
             return None
-        request, started = min(running, key=lambda r: r[1])
+        request, started = running
         took = now - started
         return (request.label or request.slot, took) if took >= SLOW_AFTER else None
 
@@ -151,18 +156,21 @@ class Loader:
                 request = waiting.pop(slot)
                 self._running[lane] = (request, time.monotonic())
                 epoch, data = self._epoch, self.data
-            result = self._run(request, data, epoch)
-            with self._cond:
-                self._running[lane] = None
-                if not self._stopping:
-                    self._results.append(result)
+            result = None
+            try:
+                result = self._run(request, data, epoch)
+            finally:  # whatever happens, the lane stays alive and is not "busy" for ever
+                with self._cond:
+                    self._running[lane] = None
+                    if result is not None and not self._stopping:
+                        self._results.append(result)
 
-    def _run(self, request: Request, data: Any = None, epoch: int = 0) -> Result:
+    def _run(self, request: Request, data: Any, epoch: int = 0) -> Result:
         started = time.monotonic()
         try:
-            value = request.fn(self.data if data is None else data)
+            value = request.fn(data)
             return Result(request.slot, request.key, value, seconds=time.monotonic() - started, epoch=epoch)
-        except Exception as exc:  # the loader is the boundary of every read
+        except BaseException as exc:  # the loader is the boundary of every read (a view's sys.exit too)
             took = time.monotonic() - started
             problem = classify(exc)
             if problem is not None:

@@ -55,13 +55,6 @@ def draw_pane(win: curses.window, rect: Rect, title: str, focused: bool, utf8: b
     pane.lines(win, rect, banner + (content if status != "empty" else []), cursor)
 
 
-def scroll_window(cursor: int, top: int, height: int, total: int) -> int:
-    """The first visible index so that the cursor stays in view."""
-    height = max(height, 1)
-    top = min(top, cursor)
-    top = max(top, cursor - height + 1)
-    return max(0, min(top, max(total - height, 0)))
-
 
 # ------------------------------------------------------------- detail box
 def field_lines(fields: list[tuple[str, str]], width: int) -> list[Line]:
