@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -86,6 +87,7 @@ class SlipsData:
         self._flows: FlowsDB | None = None
         self._flows_reason: str | None = None
         self._flows_located = False
+        self._flows_lock = threading.Lock()
         self.analysis = self._read_analysis(version)
 
     # ----------------------------------------------------------------- plumbing
@@ -120,10 +122,11 @@ class SlipsData:
     @property
     def flows_db(self) -> FlowsDB | None:
         """Slips' SQLite flows database, when it can be found (None otherwise)."""
-        if not self._flows_located:
-            self._flows_located = True
-            path, self._flows_reason = locate(self.analysis.output_dir, self._flows_override)
-            self._flows = FlowsDB(path) if path else None
+        with self._flows_lock:  # the UI's two loader threads may ask at the same moment
+            if not self._flows_located:
+                path, self._flows_reason = locate(self.analysis.output_dir, self._flows_override)
+                self._flows = FlowsDB(path) if path else None
+                self._flows_located = True
         return self._flows
 
     @property

@@ -11,6 +11,7 @@ import gc
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -111,9 +112,14 @@ class FlowsDB:
     def __init__(self, path: str) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
         self._host_names: dict[str, str] | None = None
 
     def _db(self) -> sqlite3.Connection:
+        with self._lock:  # opened once, whichever loader thread asks first
+            return self._open()
+
+    def _open(self) -> sqlite3.Connection:
         if self._conn is None:
             uri = "file:" + os.path.abspath(self.path)
             try:
