@@ -41,6 +41,8 @@ class BoardReads:
         out: list[Request] = []
         if self.names_gen < self.gen:
             gen, known, facts = self.gen, self.names, self.facts
+            if gen % FULL_FACTS_EVERY == 0:
+                known = None  # now and then a full read: a profile deleted and one added keep the count
             out.append(Request("names", ("names", gen), lambda d: _sorted_names(d, known, facts), "bg", 0,
                                "profiles"))
         if self.identity_gen < self.gen:
