@@ -35,6 +35,7 @@ demo: install
 bench: install
 	$(PY) benchmarks/bench_data.py
 	$(PY) benchmarks/bench_board.py
+	$(PY) benchmarks/bench_tables.py
 	$(PY) benchmarks/bench_views.py
 
 clean:

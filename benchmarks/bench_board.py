@@ -1,10 +1,28 @@
-"""The board on a large generated database: start-up, key latency, round trips, memory.
+"""The board at 5,000 and 100,000 profiles: first screen, key latency at rest and during a
+refresh, peak memory. Prints figures (min/median/max, p95); asserts nothing.
 
-Runs the real program in a 120x40 tmux terminal against 5,000 profiles x 24 time windows and
-a scripted walk of 200 key presses (tree moves, expanding, selecting windows, timeline paging,
-focus changes, malicious-window jumps), one key at a time. The program's own trace
-(KALIPSO_TRACE) gives per-key handling+drawing time and Redis round trips; wall-clock start-up
-is measured from launch until the first complete board is on screen. Prints figures only.
+Databases: a generated analysis (2,000 hosts, 2 hours) whose hosts are cloned server-side up
+to the wanted number of profiles (common.profiles_database: about 15-60 s on 2 cores).
+
+1. Floor: ``python -c 'import redis, curses'`` (5 runs).
+2. First screen: the real program in a 120x40 tmux, from launching it to the profile names
+   drawn (KALIPSO_TRACE ``first_board``), wall-clock, 5 runs per size. The trace's own figure
+   (from App start, i.e. without interpreter start and imports) is printed beside it.
+3. Key -> redrawn screen, on the largest database: a scripted walk (tree moves, expanding,
+   selecting windows, paging, focus changes, n/b), one key at a time, keys sent through a
+   tmux control-mode client (no process per key). Two figures per key:
+   - "in program": the trace's key event (handling + drawing, in the UI thread);
+   - "on screen": from writing the key to tmux until the program's output reaches tmux
+     (pipe-pane into a file, its size polled every millisecond; no capture process per poll).
+   "At rest" is after the global facts have loaded. "During refresh": `r` starts a refresh
+   (names, then facts of every profile, in the background loader thread) and the walk goes
+   on; a key counts as during the refresh when the loader's bg thread used CPU in the 100 ms
+   sampled around it (/proc/PID/task). 3 refresh cycles.
+4. Memory: VmHWM/VmRSS of the program (/proc/PID/status) once the facts have loaded, and
+   VmHWM at exit after the refreshes.
+
+Run: make bench, or .venv/bin/python benchmarks/bench_board.py [--profiles 5000 100000]
+[--keys 120] [--cycles 3].
 """
 
 from __future__ import annotations
@@ -17,87 +35,307 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import LARGE, large_database
-
-from kalipso.demo.generator import Scenario
+from common import profiles_database
 
 WALK = (["Down"] * 20 + ["Enter", "Down", "Enter"] + ["Tab"] + ["Down"] * 15 + ["NPage", "PPage", "End", "Home"]
         + ["BTab", "n", "n", "b", "Tab", "Down", "Down", "Tab", "Down", "Up", "Tab"]
         + ["Up"] * 10 + ["Enter", "Down", "Down", "Enter", "Tab"] + ["Down"] * 10 + ["Tab", "Tab"])
+TICK = os.sysconf("SC_CLK_TCK")
 
 
-def tmux(sock: str, *args: str) -> str:
-    return subprocess.run(["tmux", "-L", sock, "-f", os.devnull, *args], capture_output=True, text=True).stdout
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(int(round(p * len(ordered))) - 1, 0)] if ordered else float("nan")
 
 
-def trace_lines(path: str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def spread(values: list[float], unit: str = "ms", scale: float = 1.0) -> str:
+    if not values:
+        return "no data"
+    v = [x * scale for x in values]
+    d = 0 if unit == "ms" else 2
+    return f"median {statistics.median(v):.{d}f} {unit} (min {min(v):.{d}f}, max {max(v):.{d}f})"
 
 
-def run_session(port: int, keys: list[str]) -> tuple[float, list[dict]]:
-    trace = tempfile.mktemp(prefix="kalipso-trace-")
-    sock = f"kalipso-bench-{uuid.uuid4().hex[:6]}"
-    cmd = (f"env -u LINES -u COLUMNS LANG=C.UTF-8 KALIPSO_TRACE={trace} {shlex.quote(sys.executable)} -m kalipso "
-           f"--port {port} --cache-url redis://127.0.0.1:{port}/1 --refresh 0")
+def latency(values: list[float]) -> str:
+    if not values:
+        return "no keys"
+    return (f"{len(values)} keys: median {statistics.median(values):.1f} ms, p95 {pct(values, 0.95):.1f} ms, "
+            f"max {max(values):.1f} ms")
+
+
+class Session:
+    """The real program in a private tmux (120x40), with its trace, pipe-pane output and a
+    control-mode client for sending keys."""
+
+    def __init__(self, port: int, refresh: float = 0.0) -> None:
+        self.dir = tempfile.mkdtemp(prefix="kalipso-bench-board-")
+        self.trace = os.path.join(self.dir, "trace")
+        self.output = os.path.join(self.dir, "output")
+        self.sock = f"kalipso-bench-{uuid.uuid4().hex[:6]}"
+        self.name = "bench"
+        self.records: list[dict] = []
+        self._trace_pos = 0
+        cmd = (f"env -u LINES -u COLUMNS LANG=C.UTF-8 KALIPSO_TRACE={self.trace} {shlex.quote(sys.executable)} "
+               f"-m kalipso --port {port} --cache-url redis://127.0.0.1:{port}/1 --refresh {refresh}")
+        self.started = time.perf_counter()
+        self.tmux("new-session", "-d", "-s", self.name, "-x", "120", "-y", "40", cmd)
+        self.control: subprocess.Popen | None = None
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.sock, "-f", os.devnull, *args], capture_output=True,
+                              text=True).stdout
+
+    def read_trace(self) -> list[dict]:
+        """New trace records since the last call (also kept in self.records)."""
+        try:
+            with open(self.trace, encoding="utf-8") as f:
+                f.seek(self._trace_pos)
+                chunk = f.read()
+        except FileNotFoundError:
+            return []
+        complete = chunk[: chunk.rfind("\n") + 1]
+        self._trace_pos += len(complete.encode("utf-8"))
+        new = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        self.records.extend(new)
+        return new
+
+    def wait_event(self, event: str, timeout: float = 120.0) -> dict | None:
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            for r in self.read_trace():
+                if r["event"] == event:
+                    return r
+            time.sleep(0.002)
+        return None
+
+    def pid(self) -> int:
+        return int(self.tmux("display-message", "-p", "-t", self.name, "#{pane_pid}").strip())
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.name)
+
+    def attach(self) -> None:
+        """pipe-pane into a file and a control-mode client to send keys without a process each."""
+        open(self.output, "wb").close()
+        self.tmux("pipe-pane", "-o", "-t", self.name, f"cat >> {shlex.quote(self.output)}")
+        self.control = subprocess.Popen(["tmux", "-L", self.sock, "-f", os.devnull, "-C", "attach-session", "-t",
+                                         self.name], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, text=True)
+        time.sleep(0.3)
+
+    def send(self, key: str) -> None:
+        assert self.control is not None and self.control.stdin is not None
+        self.control.stdin.write(f"send-keys -t {self.name} {key}\n")
+        self.control.stdin.flush()
+
+    def output_size(self) -> int:
+        return os.stat(self.output).st_size
+
+    def key(self, key: str) -> tuple[float, float, float, float]:
+        """Send one key: (in-program ms, on-screen ms, t0, t_done)."""
+        last, quiet_since = self.output_size(), time.perf_counter()
+        give_up = quiet_since + 0.5
+        while time.perf_counter() - quiet_since < 0.03 and time.perf_counter() < give_up:  # output quiet
+            time.sleep(0.002)
+            size = self.output_size()
+            if size != last:
+                last, quiet_since = size, time.perf_counter()
+        self.read_trace()
+        s0 = self.output_size()
+        t0 = time.perf_counter()
+        self.send(key)
+        seen = done = None
+        record = None
+        deadline = t0 + 10
+        while time.perf_counter() < deadline and (seen is None or record is None):
+            time.sleep(0.001)
+            now = time.perf_counter()
+            if seen is None and self.output_size() > s0:
+                seen = now
+            if record is None:
+                keys = [r for r in self.read_trace() if r["event"] == "key"]
+                if keys:
+                    record, done = keys[-1], now
+            elif now - done > 0.2:  # handled, and nothing on screen changed
+                break
+        in_program = record["ms"] if record else float("nan")
+        on_screen = (seen - t0) * 1000 if seen is not None and done is not None and seen <= done + 0.05 \
+            else float("nan")
+        return in_program, on_screen, t0, done or time.perf_counter()
+
+    def quit(self) -> dict | None:
+        if self.control is not None:
+            self.send("q")
+        else:
+            self.tmux("send-keys", "-t", self.name, "q")
+        record = self.wait_event("exit", 30)
+        if self.control is not None:
+            self.control.terminate()
+        self.tmux("kill-server")
+        subprocess.run(["rm", "-rf", self.dir], check=False)
+        return record
+
+
+def status_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        return int(f.read().split(f"{field}:")[1].split()[0])
+
+
+class BgSampler(threading.Thread):
+    """CPU ticks of the loader's bg thread, every 100 ms: when a refresh is running."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        # the UI thread is the process; the loader starts fg, then bg (kalipso-loader-bg)
+        self.path = f"/proc/{pid}/task/{tids[2]}/stat" if len(tids) > 2 else None
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+
+    def ticks(self) -> int:
+        if self.path is None:
+            return 0
+        try:
+            with open(self.path, encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+        except OSError:
+            return 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.samples.append((time.perf_counter(), self.ticks()))
+            time.sleep(0.1)
+
+    def busy_between(self, t0: float, t1: float) -> bool:
+        before = [s for s in self.samples if s[0] <= t0 - 0.05]
+        after = [s for s in self.samples if s[0] >= t1 + 0.05]
+        if not before or not after:
+            return False
+        return after[0][1] > before[-1][1]
+
+    def last_busy(self) -> float:
+        for (_, a), (t_b, b) in zip(reversed(self.samples[:-1]), reversed(self.samples[1:]), strict=True):
+            if b > a:
+                return t_b
+        return 0.0
+
+
+def floor(runs: int = 5) -> list[float]:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import redis, curses"], check=True)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def first_screens(port: int, runs: int) -> tuple[list[float], list[float]]:
+    walls, inner = [], []
+    for _ in range(runs):
+        s = Session(port)
+        record = s.wait_event("first_board", 120)
+        if record:
+            walls.append(time.perf_counter() - s.started)
+            inner.append(record["ms"] / 1000)
+        s.quit()
+    return walls, inner
+
+
+def wait_facts(s: Session, timeout: float = 300.0) -> float:
+    """Seconds until 'marks loading…' has gone from the status line (slow poll)."""
     t0 = time.perf_counter()
-    tmux(sock, "new-session", "-d", "-x", "120", "-y", "40", cmd)
-    startup = None
-    while time.perf_counter() - t0 < 120:
-        if os.path.exists(trace) and any(r["event"] == "first_board" for r in trace_lines(trace)):
-            startup = time.perf_counter() - t0
-            break
-        time.sleep(0.01)
+    while time.perf_counter() - t0 < timeout:
+        screen = s.screen()
+        if "profiles" in screen and "marks loading" not in screen:
+            return time.perf_counter() - s.started
+        time.sleep(0.25)
+    return float("nan")
+
+
+def walk(s: Session, keys: list[str]) -> tuple[list[float], list[float]]:
+    inner, screen = [], []
     for key in keys:
-        before = len(trace_lines(trace))
-        tmux(sock, "send-keys", key)
-        deadline = time.perf_counter() + 30
-        while len(trace_lines(trace)) == before and time.perf_counter() < deadline:
-            time.sleep(0.005)
-    tmux(sock, "send-keys", "q")
-    deadline = time.perf_counter() + 30
-    while not any(r["event"] == "exit" for r in trace_lines(trace)) and time.perf_counter() < deadline:
-        time.sleep(0.05)
-    tmux(sock, "kill-server")
-    records = trace_lines(trace)
-    os.unlink(trace)
-    return startup or float("nan"), records
+        a, b, _, _ = s.key(key)
+        inner.append(a)
+        screen.append(b)
+    return inner, screen
+
+
+def during_refresh(s: Session, sampler: BgSampler, cycles: int) -> tuple[list[float], list[float], list[float]]:
+    inner, screen, spans = [], [], []
+    keys = iter(WALK * 100)
+    for _ in range(cycles):
+        time.sleep(1.0)  # quiet before the cycle
+        started = time.perf_counter()
+        timed = [s.key("r")]
+        while True:
+            timed.append(s.key(next(keys)))
+            now = time.perf_counter()
+            idle_since = max(sampler.last_busy(), started)
+            if now - started > 1.5 and now - idle_since > 0.6:
+                break
+            if now - started > 120:
+                break
+        spans.append(sampler.last_busy() - started)
+        for a, b, t0, t1 in timed:
+            if sampler.busy_between(t0, t1):
+                inner.append(a)
+                screen.append(b)
+    return inner, screen, spans
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--hosts", type=int, default=LARGE.hosts)
-    parser.add_argument("--hours", type=int, default=LARGE.hours)
-    parser.add_argument("--keys", type=int, default=200)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profiles", type=int, nargs="+", default=[5000, 100_000])
+    parser.add_argument("--keys", type=int, default=120, help="keys of the at-rest walk")
+    parser.add_argument("--cycles", type=int, default=3, help="refresh cycles with keys")
+    parser.add_argument("--runs", type=int, default=5, help="first-screen runs per size")
     args = parser.parse_args()
-    keys = (WALK * (args.keys // len(WALK) + 1))[: args.keys]
-    print(f"python {sys.version.split()[0]}, bytecode cache "
-          f"{'off' if os.environ.get('PYTHONDONTWRITEBYTECODE') else 'on'}; terminal 120x40 (tmux)")
-    with large_database(Scenario(hosts=args.hosts, hours=args.hours, flows_per_hour=1)) as (server, _):
-        startups = []
-        for _ in range(3):
-            startup, records = run_session(server.port, [])
-            startups.append((startup, next(r for r in records if r["event"] == "first_board")))
-        walls = [s for s, _ in startups]
-        inner = [r["ms"] for _, r in startups]
-        print(f"start to first complete board (wall, 3 runs): median {statistics.median(walls):.2f} s "
-              f"(min {min(walls):.2f}, max {max(walls):.2f}); of which loading+drawing inside the program: "
-              f"median {statistics.median(inner) / 1000:.2f} s, {startups[0][1]['round_trips']} Redis round trips")
-        _, records = run_session(server.port, keys)
-        per_key = [r for r in records if r["event"] == "key"]
-        ms = sorted(r["ms"] for r in per_key)
-        trips = [r["round_trips"] for r in per_key]
-        p95 = ms[max(int(round(0.95 * len(ms))) - 1, 0)]
-        print(f"key press -> redrawn board, {len(ms)} keys: median {statistics.median(ms):.1f} ms, "
-              f"p95 {p95:.1f} ms, max {ms[-1]:.1f} ms")
-        print(f"Redis round trips per key press: mean {statistics.mean(trips):.2f}, max {max(trips)}")
-        exit_record = next((r for r in records if r["event"] == "exit"), None)
-        if exit_record:
-            print(f"peak memory of the program (VmHWM): {exit_record['peak_rss_kib'] / 1024:.0f} MiB")
+    cache = "off (PYTHONDONTWRITEBYTECODE: every start compiles)" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "on"
+    print(f"python {sys.version.split()[0]}, bytecode cache {cache}; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f}; terminal 120x40 (tmux)")
+    base = floor()
+    print(f"floor, python -c 'import redis, curses': {spread(base, 's')}")
+    largest = max(args.profiles)
+    for n in sorted(args.profiles):
+        with profiles_database(n) as (server, _):
+            walls, inner = first_screens(server.port, args.runs)
+            print(f"[{n:,} profiles] start -> profile names drawn (wall, {len(walls)} runs): {spread(walls, 's')}; "
+                  f"inside the program (from App start): {spread(inner, 's')}; load average {os.getloadavg()[0]:.2f}")
+            if n != largest:
+                continue
+            s = Session(server.port)
+            s.wait_event("first_board", 120)
+            facts_at = wait_facts(s)
+            pid = s.pid()
+            print(f"[{n:,} profiles] global facts (marks, threat order) loaded {facts_at:.1f} s after start; "
+                  f"memory then: VmRSS {status_kib(pid, 'VmRSS') / 1024:.0f} MiB, "
+                  f"VmHWM {status_kib(pid, 'VmHWM') / 1024:.0f} MiB")
+            s.attach()
+            keys = (WALK * (args.keys // len(WALK) + 1))[: args.keys]
+            inner_rest, screen_rest = walk(s, keys)
+            print(f"[{n:,} profiles] key -> redrawn, at rest, in program: {latency(inner_rest)}")
+            print(f"[{n:,} profiles] key -> redrawn, at rest, on screen:  "
+                  f"{latency([x for x in screen_rest if x == x])}")
+            sampler = BgSampler(pid)
+            sampler.start()
+            inner_busy, screen_busy, spans = during_refresh(s, sampler, args.cycles)
+            sampler.stop.set()
+            print(f"[{n:,} profiles] refresh (names + facts in the bg loader): {spread(spans, 's')} "
+                  f"({len(spans)} cycles); load average {os.getloadavg()[0]:.2f}")
+            print(f"[{n:,} profiles] key -> redrawn, during refresh, in program: {latency(inner_busy)}")
+            print(f"[{n:,} profiles] key -> redrawn, during refresh, on screen:  "
+                  f"{latency([x for x in screen_busy if x == x])}")
+            exit_record = s.quit()
+            if exit_record:
+                print(f"[{n:,} profiles] peak memory at exit, after the refreshes (VmHWM): "
+                      f"{exit_record['peak_rss_kib'] / 1024:.0f} MiB")
     return 0
 
 

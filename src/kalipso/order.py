@@ -6,17 +6,22 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+_PTON, _V4, _V6 = socket.inet_pton, socket.AF_INET, socket.AF_INET6
+
 
 def ip_sort_key(ip: str) -> tuple[int, bytes, str]:
     """Numeric order, IPv4 before IPv6, anything unparsable last (by its text).
 
-    inet_pton is C: about ten times faster than ipaddress on 100,000 names."""
-    for rank, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
-        try:
-            return (rank, socket.inet_pton(family, ip), ip)
-        except (OSError, ValueError):
-            continue
-    return (9, b"", ip)
+    inet_pton is C: about ten times faster than ipaddress on 100,000 names. Written out
+    without a loop: this runs once per profile at every refresh."""
+    try:
+        return (4, _PTON(_V4, ip), ip)
+    except (OSError, ValueError):
+        pass
+    try:
+        return (6, _PTON(_V6, ip), ip)
+    except (OSError, ValueError):
+        return (9, b"", ip)
 
 
 def threat_order(names: list[str], facts: Any) -> list[str]:
