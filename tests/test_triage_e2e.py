@@ -30,7 +30,7 @@ from conftest import flows_db_of, load_keys_json, needs_fixture
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 HEAD = re.compile(r"([\d,]+) evidence in ([\d,]+) groups?, ([\d,]+) alerts?")
 # a group row: sign, alert mark, threat level, ×count, type (the count is left-aligned in 4 columns)
-GROUP = re.compile(r"^[+-][A ] (\S+)\s+×(\d+)\s*([A-Za-z][A-Za-z0-9_-]*)(?: (\S+))?")
+GROUP = re.compile(r"^[+-][A ] (\S+)\s+×(\d[\d,]*)\s*([A-Za-z][A-Za-z0-9_-]*)(?: (\S+))?")
 
 
 def board(server, *extra: str, cols: int = 80, rows: int = 24) -> Tmux:
@@ -112,6 +112,42 @@ def focus_evidence(t: Tmux) -> None:
     t.wait_for("▶ Evidence")
 
 
+def check_groups(t: Tmux, groups: int, total: int, per_type: Counter) -> None:
+    """Read every group row of the focused evidence pane; their ×counts summed per type are ``per_type``."""
+
+    # every group row, moving the cursor down a pane at a time and joining the panes where they
+    # overlap (rows cut at 80 columns may look alike, so rows are kept in order, not in a set)
+    rows_seen: list[str] = []
+    deadline = time.monotonic() + 60
+    body = group_rows(pane(alive(t), "Evidence"))
+    rows_seen.extend(body)
+    t.send(*["Down"] * (len(body) - 1))  # the cursor to the last row shown: the next Down scrolls
+    while sum(1 for r in rows_seen if GROUP.match(r)) < groups and time.monotonic() < deadline:
+        t.send(*["Down"] * max(len(body) - 1, 1))
+        moved = time.monotonic() + 5
+        new = body
+        while time.monotonic() < moved and new == body:
+            time.sleep(0.05)
+            new = group_rows(pane(t.screen(), "Evidence"))
+        if new == body:
+            break  # the end of the list
+        alive(t)
+        overlap = max((k for k in range(1, min(len(new), len(rows_seen)) + 1) if rows_seen[-k:] == new[:k]),
+                      default=0)
+        rows_seen.extend(new[overlap:])
+        body = new
+    seen = [(m.group(3), int(m.group(2).replace(",", ""))) for r in rows_seen if (m := GROUP.match(r))]
+    assert len(seen) == groups, f"{len(seen)} group rows seen of {groups}:\n" + "\n".join(rows_seen)
+    shown: Counter = Counter()
+    for etype, count in seen:
+        if etype not in per_type:  # cut at the pane's edge (80 columns): the one type it begins
+            whole = [full for full in per_type if full.startswith(etype)]
+            etype = whole[0] if len(whole) == 1 else etype
+        shown[etype] += count
+    assert sum(shown.values()) == total
+    assert shown == per_type
+
+
 # ------------------------------------------------------------------ grouped counts
 GROUPED = [
     ("slips-1.1.21/test9-mixed-zeek-dir", "10.0.2.15", "timewindow1"),
@@ -142,35 +178,7 @@ def test_grouped_counts_equal_the_exports_per_type_counts(redis_server, dataset,
         assert total == len(export["evidence"]) == expected_tw["evidence"]
         assert alerts == len(export["alerts"]) == expected_tw["alerts"]
         focus_evidence(t)
-
-        # every group row, moving the cursor down a pane at a time and joining the panes where they
-        # overlap (rows cut at 80 columns may look alike, so rows are kept in order, not in a set)
-        rows_seen: list[str] = []
-        deadline = time.monotonic() + 60
-        body = group_rows(pane(alive(t), "Evidence"))
-        rows_seen.extend(body)
-        t.send(*["Down"] * (len(body) - 1))  # the cursor to the last row shown: the next Down scrolls
-        while sum(1 for r in rows_seen if GROUP.match(r)) < groups and time.monotonic() < deadline:
-            t.send(*["Down"] * max(len(body) - 1, 1))
-            moved = time.monotonic() + 5
-            new = body
-            while time.monotonic() < moved and new == body:
-                time.sleep(0.05)
-                new = group_rows(pane(t.screen(), "Evidence"))
-            if new == body:
-                break  # the end of the list
-            alive(t)
-            overlap = max((k for k in range(1, min(len(new), len(rows_seen)) + 1) if rows_seen[-k:] == new[:k]),
-                          default=0)
-            rows_seen.extend(new[overlap:])
-            body = new
-        seen = [(m.group(3), int(m.group(2))) for r in rows_seen if (m := GROUP.match(r))]
-        assert len(seen) == groups, f"{len(seen)} group rows seen of {groups}:\n" + "\n".join(rows_seen)
-        shown: Counter = Counter()
-        for etype, count in seen:
-            shown[etype] += count
-        assert sum(shown.values()) == total
-        assert shown == per_type
+        check_groups(t, groups, total, per_type)
 
         # the alerts line expands to one line per alert, each on the export's evidence ids
         t.send("Home")
@@ -194,11 +202,11 @@ def test_grouped_counts_equal_the_exports_per_type_counts(redis_server, dataset,
         body = pane(t.screen(), "Evidence")
         room = len(body) - 3
         rows_ = [r.strip(" ") for r in body]
-        target = next((i for i, r in enumerate(rows_) if (m := GROUP.match(r)) and 1 < int(m.group(2)) <= room),
-                      None)
+        target = next((i for i, r in enumerate(rows_)
+                       if (m := GROUP.match(r)) and 1 < int(m.group(2).replace(",", "")) <= room), None)
         if target is None:
             target = next(i for i, r in enumerate(rows_) if GROUP.match(r))
-        count = int(GROUP.match(rows_[target]).group(2))
+        count = int(GROUP.match(rows_[target]).group(2).replace(",", ""))
         # the cursor is on the alerts line (row 1, under the head): go to the target row
         t.send(*["Down"] * (target - 1))
         t.send("Enter")
@@ -536,5 +544,56 @@ def test_page_down_in_the_evidence_pane_shows_every_row(redis_server):
         last = order.index(shown[-1]) if shown[-1] in order else len(order) - 1
         missing = [r for r in order[:last + 1] if r not in shown]
         assert not missing, f"PageDown never showed {missing}"
+    finally:
+        t.close()
+
+
+@pytest.fixture
+def thousand_alike(redis_server, tmp_path):
+    """The demo's malicious window of the beacon host, plus 1,200 evidence of one (type, target)."""
+    c0 = redis_server.client(0)
+    c0.flushall()
+    result = generate(c0, redis_server.client(1), str(tmp_path), Scenario(hosts=8, hours=2))
+    ip, tw = next((i, w) for i, w in result.malicious if i == BEACON_HOST)
+    key = f"profile_{ip}_{tw}_evidence"
+    template = next(json.loads(v) for v in c0.hvals(key) if json.loads(v).get("evidence_type") == "UNKNOWN_PORT")
+    extra = {}
+    for i in range(1200):
+        ev = dict(template, id=f"00000000-0000-4000-8000-{i:012d}")
+        extra[ev["id"]] = json.dumps(ev)
+    c0.hset(key, mapping=extra)
+    export = export_window(redis_server, ip, tw, result.flows_db)
+    return result, ip, tw, export
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_grouped_counts_on_the_demo_with_a_thousand_alike(redis_server, thousand_alike, size):
+    result, ip, tw, export = thousand_alike
+    per_type = Counter(e["evidence_type"] for e in export["evidence"])
+    assert per_type["UNKNOWN_PORT"] >= 1201
+    cols, rows = size
+    t = board(redis_server, "--flows-db", result.flows_db, cols=cols, rows=rows)
+    try:
+        screen = open_window(t, ip, tw, result.profiles)
+        total, groups, alerts = (int(g.replace(",", "")) for g in HEAD.search(screen).groups())
+        assert total == len(export["evidence"]) and alerts == len(export["alerts"])
+        focus_evidence(t)
+        check_groups(t, groups, total, per_type)
+    finally:
+        t.close()
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "board bug: boardlines.evidence_row pads the count to 4 columns (f'×{obj.count:<4}') with no separator, "
+    "so a group of 1,000 or more runs into its type: '+A high     ×1201UNKNOWN_PORT 185.220.101.47'"))
+def test_a_four_digit_group_count_is_apart_from_its_type(redis_server, thousand_alike):
+    result, ip, tw, export = thousand_alike
+    count = sum(1 for e in export["evidence"] if e["evidence_type"] == "UNKNOWN_PORT")
+    t = board(redis_server, "--flows-db", result.flows_db, cols=80, rows=24)
+    try:
+        screen = open_window(t, ip, tw, result.profiles)
+        row = next(r for r in pane(screen, "Evidence") if "UNKNOWN_PORT" in r)
+        assert re.search(rf"×{count}\s+UNKNOWN_PORT", row) or re.search(rf"×{count:,}\s+UNKNOWN_PORT", row), \
+            f"the count runs into the type: {row!r}"
     finally:
         t.close()
