@@ -18,11 +18,15 @@ from kalipso.text import ascii_fallback, cell_width, fit
     ("主机名", 6),                      # wide CJK: 2 cells each
     ("a\u200bb", 2),                    # zero-width space
     ("a\u200db", 2),                    # zero-width joiner
-    ("\u2764\ufe0f", 2),                # VS16 makes the heart an emoji: 2 cells
+    ("\u2764\ufe0f", 1),                # VS16 is dropped (terminals disagree): the text heart, 1 cell
     ("e\u0301", 1),                     # combining acute accent
-    ("👩\u200d💻", 2),                   # emoji ZWJ sequence: one glyph
-    ("👨\u200d👩\u200d👧\u200d👦", 2),     # family: one glyph
-    ("🏳\ufe0f\u200d🌈", 2),              # rainbow flag
+    # ZWJ sequences are drawn as their emoji side by side: curses adds up code points, tmux
+    # joins them, so a joined glyph would shift every border after it
+    ("👩\u200d💻", 4),
+    ("👨\u200d👩\u200d👧\u200d👦", 8),
+    ("🏳\ufe0f\u200d🌈", 3),              # white flag (1) and rainbow (2)
+    ("👍🏽", 2),                          # skin-tone modifier dropped
+    ("🇨🇿", 2),                           # a flag's regional indicators: their letters, CZ
     ("\x1b[31mred\x1b[0m", 3),          # an escape sequence is never drawn
     ("a\x00b\x07c\x9bd", 4),            # controls count 0
     ("x\u202ey", 2),                    # bidi override: 0
@@ -38,9 +42,9 @@ def test_cell_width(value, width):
     ("主机名", 4, "主机"),
     ("ae\u0301b", 2, "ae\u0301"),       # the accent stays with its e
     ("e\u0301\u0302x", 1, "e\u0301\u0302"),
-    ("👩\u200d💻x", 1, ""),              # the sequence is whole or absent
-    ("👩\u200d💻x", 2, "👩\u200d💻"),
-    ("👩\u200d💻x", 3, "👩\u200d💻x"),
+    ("👩\u200d💻x", 1, ""),              # no half of a wide glyph
+    ("👩\u200d💻x", 2, "👩"),              # the joiner is gone: two glyphs
+    ("👩\u200d💻x", 5, "👩💻x"),
     ("\x1b]52;c;QUJD\x07ok", 5, "ok"),  # fit output is always safe to draw
     ("abc", 0, ""),
     ("abc", -4, ""),
@@ -64,7 +68,7 @@ def test_fit_without_wcwidth_graphemes_agrees(monkeypatch):
     """Older wcwidth releases have no iter_graphemes: the fallback keeps the same guarantees."""
     monkeypatch.setattr(text, "_graphemes", text._graphemes_fallback)
     assert fit("ae\u0301b", 2) == "ae\u0301"
-    assert fit("👩\u200d💻x", 2) == "👩\u200d💻"
+    assert fit("👩\u200d💻x", 4) == "👩💻"
     assert cell_width("主机\u200b") == 4
 
 

@@ -308,8 +308,10 @@ class App:
             self.app_commands[name]()
         elif self.view is None:
             board_rect = layout.main_board(rows, cols)
-            page = max(board_rect["timeline"].h - 3, 1) if self.board.focus != "tree" else \
-                max(board_rect["tree"].h - 3, 1)
+            # a page is the focused pane's height, less one line kept for context
+            page = {"tree": board_rect["tree"].h - 3, "timeline": board_rect["timeline"].h - 3,
+                    "evidence": self.board.evidence_height - 1}[self.board.focus]
+            page = max(page, 1)
             self.board.run(name, page)
 
     def quit(self) -> None:
@@ -465,7 +467,7 @@ class App:
         b = self.board
         obj = b.detail
         width = min(max(cols - 4, 20), 100) - 2
-        content = widgets.field_lines(triage.detail_fields(obj), width)
+        content = widgets.field_lines(boardlines.detail_fields(obj), width)
         footer = "Esc close  Up/Down scroll"
         if isinstance(obj, Evidence):
             footer += "  f: the flows behind it"

@@ -129,7 +129,7 @@ def evidence_row(kind: str, obj: Any, depth: int, is_open: bool, glyphs: dict[st
         span = obj.first if obj.first == obj.last else f"{obj.first}–{obj.last}"
         return line((f"{indent}{sign}", "dim"), ("A" if obj.in_alert else " ", "malicious"),
                     (f" {obj.threat_level or '?':<8} ", threat_style(obj.threat_level)),
-                    (f"×{obj.count:<4}", "number" if obj.count > 1 else "dim"),
+                    (f"×{obj.count:<4} ", "number" if obj.count > 1 else "dim"),
                     (obj.evidence_type + " ", "title"), (obj.target + " " if obj.target else "", "ip"),
                     (span + " ", "dim"), (obj.description, "normal"))
     if depth == 1:  # under its group: the type and target are the group's
@@ -145,6 +145,15 @@ def run_line(run: triage.TimelineRun, glyphs: dict[str, str]) -> Line:
         return base
     last = run.last.split(" ")[-1] if run.last[:10] == run.first[:10] else run.last
     return line((f"×{run.count} ", "number"), (f"{run.first}–{last} ", "dim")) + base[1:]
+
+
+def detail_fields(obj: Any) -> list[tuple[str, str]]:
+    """The fields of whatever the detail box shows; a folded timeline run is its first line
+    plus how often it repeats and when."""
+    if isinstance(obj, triage.TimelineRun):
+        span = obj.first if obj.first == obj.last else f"{obj.first} – {obj.last}"
+        return [("repeated", f"×{obj.count}, {span}")] + triage.detail_fields(obj.entry)
+    return triage.detail_fields(obj)
 
 
 def detail_title(obj: Any) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from kalipso import boardlines
 from kalipso.board import Board, scroll_window
 from kalipso.loader import EMPTY, LOADING, LOST, READY
+from kalipso.text import sanitize
 from kalipso.views.base import Line, line
 
 
@@ -88,19 +89,23 @@ def evidence(b: Board, glyphs: dict[str, str], width: int) -> PaneView:
 
 def clamp_scroll(offset: int, content: list[Line], width: int) -> int:
     """Horizontal scroll stops where the longest line's end reaches the pane's right edge."""
-    longest = max((sum(len(s.text) for s in ln) for ln in content), default=0)
+    longest = max((sum(len(sanitize(s.text)) for s in ln) for ln in content), default=0)
     return max(0, min(offset, longest - width))
 
 
 def shift(ln: Line, columns: int) -> Line:
-    """The line scrolled ``columns`` characters to the left (horizontal scrolling)."""
+    """The line scrolled ``columns`` characters to the left (horizontal scrolling).
+
+    Texts are sanitised before they are cut: a cut inside an escape sequence would leave its
+    payload for the write path to show as plain text."""
     if columns <= 0:
         return ln
     out, skip = [], columns
     for seg in ln:
-        if skip >= len(seg.text):
-            skip -= len(seg.text)
+        text = sanitize(seg.text)
+        if skip >= len(text):
+            skip -= len(text)
             continue
-        out.append(type(seg)(seg.text[skip:], seg.style))
+        out.append(type(seg)(text[skip:], seg.style))
         skip = 0
     return tuple(out)

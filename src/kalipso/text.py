@@ -20,6 +20,13 @@ import wcwidth
 _UNSAFE = re.compile(
     "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
 )
+# Joiners and modifiers that make one glyph of several code points. Terminals disagree on how
+# wide such a glyph is (curses adds up the code points, tmux joins them), so a line holding one
+# shifts every border after it: they are dropped, and each emoji stays a glyph of its own.
+# Zero-width spaces, word joiner, variation selectors, skin-tone modifiers, tag characters.
+_JOINERS = re.compile("[\u200b-\u200d\u2060\ufe00-\ufe0f\U0001f3fb-\U0001f3ff\U000e0000-\U000e007f]")
+# Regional indicators (two make a flag, drawn 1, 2 or 4 cells wide): their ASCII letters.
+_REGIONAL = {cp: chr(ord("A") + cp - 0x1F1E6) for cp in range(0x1F1E6, 0x1F200)}
 # A whole escape sequence is dropped, not just its ESC, so "\x1b[31m" leaves no "[31m".
 _ESCAPE_SEQUENCE = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|.?)"
@@ -29,13 +36,17 @@ _ESCAPE_SEQUENCE = re.compile(
 def sanitize(value: object, max_len: int = 4096) -> str:
     """Return ``value`` as one printable line: escape sequences and controls removed.
 
-    Tabs become a space; the result is cut to ``max_len`` characters with an ellipsis.
+    Tabs become a space; joiners and modifiers that fuse several emoji into one glyph are
+    dropped (terminals disagree on its width); the result is cut to ``max_len`` characters with
+    an ellipsis.
     """
     text = value if isinstance(value, str) else str(value)
     if len(text) > max_len * 4:
         text = text[: max_len * 4]
     text = _ESCAPE_SEQUENCE.sub("", text).replace("\t", " ")
     text = _UNSAFE.sub("", text)
+    if not text.isascii():
+        text = _JOINERS.sub("", text).translate(_REGIONAL)
     if len(text) > max_len:
         text = text[: max_len - 1] + "…"
     return text

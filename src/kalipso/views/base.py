@@ -65,11 +65,36 @@ def wrapped(text: str, width: int, style: str = "normal") -> list[Line]:
     return [line((part, style)) for part in textwrap.wrap(text, max(width, 10)) or [""]]
 
 
+def wrap_cells(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` terminal cells (wide CJK counts 2), broken at
+    spaces where it can be and inside long words where it must; nothing is cut off."""
+    from kalipso.text import cell_width, fit, sanitize
+
+    text = sanitize(text, max(len(text) + 1, 1))
+    width = max(width, 2)
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if cell_width(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        while cell_width(word) > width:  # a word longer than a line: broken by cells
+            head = fit(word, width) or word[:1]
+            lines.append(head)
+            word = word[len(head):]
+        current = word
+    lines.append(current)
+    return lines
+
+
 def wrap_fields(fields: Sequence[tuple[str, str]], width: int, label_width: int | None = None
                 ) -> list[tuple[str, str]]:
-    """(label, text) pairs wrapped to ``width`` columns: the label on the first line of each
+    """(label, text) pairs wrapped to ``width`` cells: the label on the first line of each
     field, padded so that the texts line up; long texts continue on more lines (label '').
-    Long words (URLs, uid lists) are broken, so nothing is ever cut."""
+    Long words (URLs, uid lists) are broken, so nothing is ever cut; wide characters count 2."""
     if not fields:
         return []
     lw = label_width if label_width is not None else min(max(len(k) for k, _ in fields), 18)
@@ -80,7 +105,7 @@ def wrap_fields(fields: Sequence[tuple[str, str]], width: int, label_width: int 
         label = label if len(label) <= lw else label[: lw - 1] + "…"
         parts: list[str] = []
         for para in str(text).splitlines() or [""]:
-            parts += textwrap.wrap(para, room, break_long_words=True, break_on_hyphens=False) or [""]
+            parts += wrap_cells(para, room)
         for i, part in enumerate(parts):
             out.append((f"{label:<{lw}}  " if i == 0 else " " * (lw + 2), part))
     return out
