@@ -6,8 +6,8 @@ every pane and view is driven at 80x24 and 120x40. Three things are checked:
 
 * the raw byte stream the program wrote to its terminal (``tmux pipe-pane`` from before the
   start) holds only the escape sequences curses itself sends for this terminal (CSI cursor moves
-  and SGR, charset designations, keypad mode), no other C0 control, no C1 control and no bidi
-  control, and none of the corpus' payloads;
+  and SGR, charset designations, keypad mode), no other C0 control, no C1 control, no bidi
+  control, no joiner (ZWSP, ZWJ, variation selectors) and none of the corpus' payloads;
 * every screen keeps its pane borders at the columns the layout gives them (wide CJK and emoji
   must not push the right border), and shows no remnant of a sequence that is dropped whole;
 * ``w`` copies only a value that parses as an IP address (tmux's buffer, OSC 52).
@@ -158,11 +158,13 @@ def plant_current(server, tmp_path) -> str:
 CURSES_CSI = re.compile(rb"\x1b\[[?>]?[0-9;]*[@A-HJKLMPSTXZdfghlmrb]")
 CURSES_ESC = re.compile(rb"\x1b(?:[()][B0]|[=>78M])")
 CURSES_C0 = set(b"\r\n\b\t\x0e\x0f")  # CR, LF, BS (cub1), HT (ht), SO/SI (charset shifts)
-UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# controls, bidi controls, and the joiners that fuse glyphs (zero-width space/non-joiner/joiner,
+# word joiner, variation selectors): terminals disagree on the width of what they join
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufe00-\ufe0f\ufeff]")
 # byte strings of the corpus' payloads: any of them in the stream is a sequence that got through
 PAYLOADS = [b"\x1b]52;", b"\x1b]8;", b"\x1b]0;", b"\x1b[2J", b"\x1b[31mred", b"\x1b[c", b"\x1b[6n", b"\x1bZ",
             b"\x1bP", b"\x07", b"\x9b", b"\xc2\x9b", b"\xc2\x9d", b"\xc2\x9c", "\u202e".encode(), "\u2066".encode(),
-            b"\x00", b"\x0b", b"\x0c", b"\x7f"]
+            "\u200b".encode(), "\u200d".encode(), b"\x00", b"\x0b", b"\x0c", b"\x7f"]
 
 
 def stream_problems(raw: bytes, allowed_osc: tuple[bytes, ...] = ()) -> list[str]:
@@ -360,10 +362,12 @@ def drive(s: Session, full: bool = True) -> None:
     s.wait(f"[1/{total}]", what="unfolded")
     for n in (3, 5, total) if full else (3, total):
         s.keys("g", *["Down"] * (n - 1), "Enter")
-        s.wait("Timeline line", "raw value" if n == total else "destination", what=f"detail of line {n}")
+        # the footer only: the box's text may be garbled by the emoji width bug (test_borders_stay_aligned)
+        s.wait("Esc close", what=f"detail of line {n}")
         s.keys("NPage")
         s.wait("Esc close", what=f"detail of line {n}, page 2")
         s.keys("Escape")
+        s.t.wait_for("Esc close", absent=True)
         s.wait(f"[{n}/{total}]", what="detail closed")
     s.keys("c")
     s.wait(f"[1/{total}]", what="folded again")
@@ -513,6 +517,9 @@ def test_no_control_byte_reaches_the_terminal(run_of, kind):
     # the hostile values were drawn (their printable part): the check above was not vacuous
     for text in ("evilred.com", "click", "invoicefdp.exe", "abcde", "line1line2line3", "AAAAAAAAAAAAAAAA"):
         assert text in shown, text
+    details = [screen for what, screen, _ in s.screens if what.startswith(("detail of", "group", "evidence detail"))]
+    assert any("Timeline line" in d for d in details) and any("Evidence" in d and "Why" in d for d in details + [
+        screen for what, screen, _ in s.screens if what == "why"])
     if s.utf8:
         assert "主机名称-服务器" in shown and hostile.COMBINING in shown
         assert "\u202e" not in shown and "\u2066" not in shown
@@ -528,28 +535,20 @@ def test_no_remnant_of_a_dropped_sequence_on_screen(run_of, kind):
     assert not found, sorted(found)
 
 
-HSCROLL_BUG = ("app.shift() scrolls a timeline line by slicing the raw (unsanitised) segment text by characters: "
-               "the cut lands inside an escape sequence, whose rest the sanitiser no longer recognises, so its "
-               "payload is shown (seen: 'ZWNobyBwd25l' of an OSC 52, '[31m', '8;;http://evil.example/click')")
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=HSCROLL_BUG))
-                                  for k in RUNS])
+@pytest.mark.parametrize("kind", RUNS)
 def test_no_remnant_when_the_timeline_scrolls_right(run_of, kind):
+    # found here: scrolling cut the raw text inside an escape sequence, whose payload then showed
+    # ('ZWNobyBwd25l' of an OSC 52, '[31m', '8;;http://evil.example/click'); fixed in 58299a4
     s = run_of(kind)
     found = {(what, r) for what, screen, _ in board_screens(s, scrolled=True) for r in REMNANTS if r in screen}
     assert not found, sorted(found)
 
 
-WIDTH_BUG = ("emoji ZWJ sequences (hostile.EMOJI_ZWJ): kalipso.text counts a grapheme ('👩\\u200d💻' 2 cells, "
-             "'👨\\u200d👩\\u200d👧\\u200d👦' 2) but curses counts code points (4 and 8 cells) and tmux 3.3 joins "
-             "after a ZWJ ('🏳️\\u200d🌈' 1 cell): lines overflow, the right border is overwritten and text wraps "
-             "onto the next row (all other corpus entries keep the borders aligned)")
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=WIDTH_BUG))
-                                  if not k.startswith("LANG") else k for k in RUNS])
+@pytest.mark.parametrize("kind", RUNS)
 def test_borders_stay_aligned(run_of, kind):
+    # found here: emoji ZWJ sequences were 2 cells for kalipso.text, 4-8 for curses (code points)
+    # and 1-2 for tmux 3.3 (joins after a ZWJ): lines overflowed, borders were overwritten and text
+    # wrapped onto the next row on 52 of 75 screens at 80x24; fixed in 58299a4 (joiners dropped)
     s = run_of(kind)
     bad = {}
     for what, screen, board in s.screens:
@@ -605,13 +604,9 @@ def test_w_copies_only_an_ip(redis_server, current_db, tmp_path):
     assert stream_problems(s.raw, allowed_osc=(own,)) == []
 
 
-FOLDED_DETAIL_BUG = ("Enter on a timeline line while lines are folded (the default) hands a TimelineRun to "
-                     "triage.detail_fields, which raises 'TypeError: no detail fields for TimelineRun': the "
-                     "status line says 'internal error in the detail box' and no detail box opens")
-
-
-@pytest.mark.xfail(strict=True, reason=FOLDED_DETAIL_BUG)
 def test_enter_on_a_folded_timeline_line_opens_its_detail(redis_server, current_db, tmp_path):
+    # found here: triage.detail_fields raised 'TypeError: no detail fields for TimelineRun' (status
+    # line: internal error in the detail box; keys then went to an invisible box); fixed in 58299a4
     s = Session(redis_server, current_db, tmp_path, 120, 40)
     try:
         open_timewindow1(s)
@@ -632,10 +627,10 @@ def test_stream_check_catches_every_payload():
     """The byte check is not vacuous: each corpus payload written raw inside a curses-like frame
     is reported; the frame alone (cursor moves, SGR, charset, keypad, alternate screen) is not."""
     frame = (b"\x1b[?1049h\x1b[1;40r\x1b(B\x1b[m\x1b[?1h\x1b=\x1b[H\x1b[J\x1b[3;5H\x1b[0;1m\x0f\x1b[35m"
-             + "┌─ ▶ Profiles ─┐ 主机名称 👩\u200d💻 e\u0301\r\n\b\t".encode()
+             + "┌─ ▶ Profiles ─┐ 主机名称 👩💻 e\u0301\r\n\b\t".encode()
              + b"\x1b[39m\x1b[m\x1b[78G\x1bM\x1b[?1l\x1b>")
     assert stream_problems(frame) == []
-    harmless = {"wide_cjk", "emoji_zwj", "combining", "zero_width", "newlines"}
+    harmless = {"wide_cjk", "combining", "newlines"}
     for name, value in hostile.CORPUS.items():
         problems = stream_problems(frame + value.encode("utf-8", "surrogatepass") + frame)
         assert bool(problems) == (name not in harmless), (name, problems)
@@ -644,12 +639,9 @@ def test_stream_check_catches_every_payload():
     assert stream_problems(frame + own) != []
 
 
-WRAP_BUG = ("views.base.wrap_fields wraps a detail-box value by characters, not cells: a line of wide CJK "
-            "text is twice as wide as the box, and pane.put cuts it, so part of the value is never shown")
-
-
-@pytest.mark.xfail(strict=True, reason=WRAP_BUG)
 def test_detail_box_shows_all_of_a_wide_value():
+    # found here: wrap_fields wrapped by characters, so a CJK line was twice the box's width and
+    # cut by the write path; fixed in 58299a4
     from kalipso.text import cell_width, fit
     from kalipso.views.base import wrap_fields
     value = "主机名称-服务器-" * 10
