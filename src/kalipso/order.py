@@ -27,7 +27,19 @@ def ip_sort_key(ip: str) -> tuple[int, bytes, str]:
 def threat_order(names: list[str], facts: Any) -> list[str]:
     """Malicious profiles first (most alerts first), then by threat level, then by IP.
 
-    ``names`` is already in IP order and sorting is stable, so only the threat part is keyed."""
+    ``names`` is already in IP order and sorting is stable, so only the threat part is keyed.
+    Only the profiles with marks or a threat level have a key other than (0, 0): they are
+    sorted apart and the others keep their order, in one pass (the board calls this in the UI
+    thread when new names arrive: a full keyed sort of 100,000 names took ~0.1 s there)."""
     marks, threat = facts.marks, facts.threat
-    return sorted(names, key=lambda ip: (-sum(marks[ip].values()) - 1_000_000 if ip in marks else 0,
-                                         -threat.get(ip, 0)))
+
+    def key(ip: str) -> tuple[int, int]:
+        return (-sum(marks[ip].values()) - 1_000_000 if ip in marks else 0, -threat.get(ip, 0))
+
+    keyed = {ip for ip in set(marks).union(threat) if key(ip) != (0, 0)}
+    if not keyed:
+        return list(names)
+    special = [ip for ip in names if ip in keyed]
+    first = sorted((ip for ip in special if key(ip) < (0, 0)), key=key)
+    last = sorted((ip for ip in special if key(ip) > (0, 0)), key=key)
+    return first + [ip for ip in names if ip not in keyed] + last

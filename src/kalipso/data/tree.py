@@ -63,12 +63,17 @@ def profile_count(data: SlipsData) -> int:
 # text: redis-py parses a reply of 100,000 elements in Python (0.3-0.5 s for the profile names,
 # ~5 s for a field of every profile), one text costs one json.loads. Where scripts are not
 # allowed (Redis < 7, an ACL user without @scripting) the reads go command by command as before.
+# the IPs of the members 'profile_<ip>' (others are left out, as _profile_ips does)
 _NAMES_LUA = """
 local members
 if ARGV[1] == 'zset' then members = redis.call('ZRANGE', KEYS[1], 0, -1)
 else members = redis.call('SMEMBERS', KEYS[1]) end
-if #members == 0 then return '[]' end
-return cjson.encode(members)
+local ips = {}
+for _, m in ipairs(members) do
+  if string.sub(m, 1, 8) == 'profile_' then ips[#ips + 1] = string.sub(m, 9) end
+end
+if #ips == 0 then return '[]' end
+return cjson.encode(ips)
 """
 # HMGET of profile_<ip> for each IP of ARGV[1] (one per line: one argument to encode, not
 # thousands); a key of another type gives 0 (read again command by command, which logs it)
@@ -113,9 +118,10 @@ def profile_names(data: SlipsData) -> list[str]:
     """Every profile's IP, in no particular order (the board sorts)."""
     kind = parse.decode(data.r.type("profiles"))
     if kind in ("zset", "set"):
-        members = _lua(data, _NAMES_LUA, ["profiles"], [kind])
-        if isinstance(members, list) and all(isinstance(m, str) for m in members):
-            return list(dict.fromkeys(m[8:] for m in members if m.startswith("profile_")))
+        ips = _lua(data, _NAMES_LUA, ["profiles"], [kind])
+        if isinstance(ips, list) and all(isinstance(ip, str) for ip in ips):
+            # members are unique; only bytes that are not UTF-8, read as U+FFFD, can make two alike
+            return list(dict.fromkeys(ips)) if any("\ufffd" in ip for ip in ips) else ips
     return data._profile_ips()
 
 
@@ -173,14 +179,24 @@ def malicious_marks(data: SlipsData) -> dict[str, dict[str, int]]:
 
 @guarded
 def tree_facts(data: SlipsData, ips: list[str]) -> TreeFacts:
-    """Threat levels, host names and malicious marks of every profile."""
-    hashes = _hashes(data, ips)
-    threat = {}
-    for ip, h in zip(ips, hashes, strict=True):
-        rank = threat_rank(_level(h))
-        if rank > 0:
-            threat[ip] = rank
-    return TreeFacts(threat=threat, host_names=data._host_names(ips, hashes), marks=malicious_marks(data))
+    """Threat levels, host names and malicious marks of every profile.
+
+    Read in slices of profiles, keeping only what the facts hold: the fields of 100,000
+    profile hashes at once would add ~30 MB to the program's peak memory."""
+    threat: dict[str, int] = {}
+    parts: list[dict[str, str]] = []
+    for start in range(0, len(ips), _LUA_KEYS):
+        chunk = ips[start:start + _LUA_KEYS]
+        hashes = _hashes(data, chunk)
+        for ip, h in zip(chunk, hashes, strict=True):
+            rank = threat_rank(_level(h))
+            if rank > 0:
+                threat[ip] = rank
+        names = data._host_names(chunk, hashes)
+        if not parts or names is not parts[-1]:  # current Slips answers with one dict for all
+            parts.append(names)
+    host_names = parts[0] if len(parts) == 1 else {ip: name for part in parts for ip, name in part.items()}
+    return TreeFacts(threat=threat, host_names=host_names, marks=malicious_marks(data))
 
 
 _THREAT = re.compile(rb'threat_level\W{1,6}(critical|high|medium|low|info)', re.IGNORECASE)
