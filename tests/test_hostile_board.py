@@ -663,3 +663,16 @@ def test_lang_c_ascii_stand_ins_on_hostile_data(run_of):
     assert "> Evidence" in screens["evidence focus"] and "> Profiles" in screens["tree focus"]
     assert "????-???" in screens["windows"]  # 主机名称-服务器: the host name of the hostile profile
     assert "\ufffd" not in "".join(screens.values())
+
+
+C1_REMNANT = ("text.sanitize drops a 7-bit sequence whole but of an 8-bit one (C1 CSI U+009B, OSC U+009D ... "
+              "ST U+009C) only the introducer: hostile.C1_CSI 'x\\x9b31mC1\\x9b0m' shows as 'x31mC10m' and "
+              "hostile.C1_OSC '\\x9d0;title\\x9c' as '0;title' (no control byte reaches the terminal)")
+
+
+@pytest.mark.xfail(strict=True, reason=C1_REMNANT)
+@pytest.mark.parametrize("kind", ["current-120x40"])
+def test_no_remnant_of_an_8bit_sequence_on_screen(run_of, kind):
+    s = run_of(kind)
+    found = {(what, r) for what, screen, _ in s.screens for r in ("31mC1", "C10m", "0;title") if r in screen}
+    assert not found, sorted(found)[:5]
