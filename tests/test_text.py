@@ -28,7 +28,8 @@ from kalipso.text import ascii_fallback, cell_width, fit
     ("👍🏽", 2),                          # skin-tone modifier dropped
     ("🇨🇿", 2),                           # a flag's regional indicators: their letters, CZ
     ("\x1b[31mred\x1b[0m", 3),          # an escape sequence is never drawn
-    ("a\x00b\x07c\x9bd", 4),            # controls count 0
+    ("a\x00b\x07c\x9bd", 3),            # controls count 0; 8-bit CSI "\x9bd" is a whole sequence
+    ("x\x9b31my\x9d0;T\x07z", 3),       # 8-bit CSI and OSC leave no parameters or payload
     ("x\u202ey", 2),                    # bidi override: 0
     ("\t", 1),                          # sanitize draws a tab as one space
 ])

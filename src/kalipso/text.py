@@ -30,6 +30,8 @@ _REGIONAL = {cp: chr(ord("A") + cp - 0x1F1E6) for cp in range(0x1F1E6, 0x1F200)}
 # A whole escape sequence is dropped, not just its ESC, so "\x1b[31m" leaves no "[31m".
 _ESCAPE_SEQUENCE = re.compile(
     r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|.?)"
+    # the same introducers as 8-bit C1 characters: CSI, OSC, and DCS/SOS/PM/APC strings
+    r"|\x9b[0-?]*[ -/]*[@-~]?|\x9d[^\x07\x9c\x1b]*(?:\x07|\x9c|\x1b\\)?|[\x90\x98\x9e\x9f][^\x9c\x1b]*(?:\x9c|\x1b\\)?"
 )
 
 
