@@ -115,13 +115,15 @@ def _lua(data: SlipsData, script: str, keys: list[str], args: list[str]) -> Any:
 
 @guarded
 def profile_names(data: SlipsData) -> list[str]:
-    """Every profile's IP, in no particular order (the board sorts)."""
+    """Every profile's IP, sorted as text (the board sorts by address)."""
     kind = parse.decode(data.r.type("profiles"))
     if kind in ("zset", "set"):
         ips = _lua(data, _NAMES_LUA, ["profiles"], [kind])
         if isinstance(ips, list) and all(isinstance(ip, str) for ip in ips):
-            # members are unique; only bytes that are not UTF-8, read as U+FFFD, can make two alike
-            return list(dict.fromkeys(ips)) if any("\ufffd" in ip for ip in ips) else ips
+            # members are unique; only bytes that are not UTF-8, read as U+FFFD, can make two alike.
+            # Sorted as text (C compares, ~20 ms): the board's sort by address then finds runs
+            # instead of the order Slips lists them in, and holds the GIL ~20 ms, not ~250 ms.
+            return sorted(set(ips)) if any("\ufffd" in ip for ip in ips) else sorted(ips)
     return data._profile_ips()
 
 
