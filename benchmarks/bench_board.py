@@ -276,7 +276,7 @@ def during_refresh(s: Session, sampler: BgSampler, cycles: int) -> tuple[list[fl
                 break
             if now - started > 120:
                 break
-        ended = sampler.last_busy()
+        ended = max(sampler.last_busy(), started)  # no bg CPU after `r`: nothing to re-read
         spans.append(ended - started)
         for a, b, t0, _ in timed:  # from `r` until the UI has applied what the loader read
             if t0 <= ended + 0.3:
@@ -322,7 +322,7 @@ def main() -> int:
             sampler.start()
             inner_busy, screen_busy, spans = during_refresh(s, sampler, args.cycles)
             sampler.stop.set()
-            print(f"[{n:,} profiles] refresh (names + facts in the bg loader): {spread(spans, 's')} "
+            print(f"[{n:,} profiles] refresh (`r` to the bg loader's last CPU use): {spread(spans, 's')} "
                   f"({len(spans)} cycles); load average {os.getloadavg()[0]:.2f}")
             print(f"[{n:,} profiles] key -> redrawn, during refresh, in program: {latency(inner_busy)}")
             print(f"[{n:,} profiles] key -> redrawn, during refresh, on screen:  "
