@@ -119,7 +119,8 @@ def evidence_row(kind: str, obj: Any, depth: int, is_open: bool, glyphs: dict[st
     indent = "  " * depth
     if kind == "alerts":
         return line((f"{indent}{sign} ", "dim"), (plural(obj.alert_count, "alert"), "malicious"),
-                    (f" raised on {plural(sum(len(a.evidence) for a in obj.alerts), 'evidence', 'evidence')}", "dim"))
+                    (f" raised on {plural(len({e.id for a in obj.alerts for e in a.evidence}), 'evidence', 'evidence')}",
+                     "dim"))
     if kind == "alert":
         when = f"fired {obj.fired}" + (" (est.)" if obj.estimated else "")
         return line((f"{indent}{sign} ", "dim"), ("alert ", "malicious"), (when + " ", "dim"),

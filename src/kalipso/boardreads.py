@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 PING_SECONDS = 2.0  # how often a lost connection is tried again
 NEW_SECONDS = 60.0  # how long a new profile or time window is marked in the tree
+STRIP_EVERY = 3  # refreshes between two reads of the threat strips on screen
 FULL_FACTS_EVERY = 6  # refreshes between two reads of every profile's threat level and host name
 WINDOW_CACHE = 64  # time-window lists kept for profiles that are not expanded
 COLLAPSE_LIMIT = 5000  # timeline lines read at once to fold repeated lines into runs
@@ -65,9 +66,12 @@ class BoardReads:
             if missing:
                 out.append(Request("details", ("details", tuple(missing), self.gen),
                                    lambda d, ips=missing: datatree.profile_details(d, ips), "fg", 4, "profile details"))
-            unstriped = [r.ip for r in self.visible_rows() if r.tw is None and self._stale(self.strips.get(r.ip))]
+            # strips read every evidence of a profile's windows: every STRIP_EVERY-th refresh
+            strip_gen = self.gen - self.gen % STRIP_EVERY
+            unstriped = [r.ip for r in self.visible_rows()
+                         if r.tw is None and (r.ip not in self.strips or self.strips[r.ip][0] < strip_gen)]
             if unstriped:
-                out.append(Request("strips", ("strips", tuple(unstriped), self.gen),
+                out.append(Request("strips", ("strips", tuple(unstriped), strip_gen),
                                    lambda d, ips=unstriped: datatree.window_threats(d, ips), "bg", 5, "threat strips"))
         # windows of the expanded profiles on screen and of the selected one; others wait until
         # they scroll into view (a refresh does not re-read a hundred expanded profiles)
