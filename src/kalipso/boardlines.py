@@ -118,9 +118,9 @@ def evidence_row(kind: str, obj: Any, depth: int, is_open: bool, glyphs: dict[st
     sign = ("-" if is_open else "+") if kind != "item" else " "
     indent = "  " * depth
     if kind == "alerts":
+        cited = len({e.id for a in obj.alerts for e in a.evidence})  # an evidence may serve several alerts
         return line((f"{indent}{sign} ", "dim"), (plural(obj.alert_count, "alert"), "malicious"),
-                    (f" raised on {plural(len({e.id for a in obj.alerts for e in a.evidence}), 'evidence', 'evidence')}",
-                     "dim"))
+                    (f" raised on {plural(cited, 'evidence', 'evidence')}", "dim"))
     if kind == "alert":
         when = f"fired {obj.fired}" + (" (est.)" if obj.estimated else "")
         return line((f"{indent}{sign} ", "dim"), ("alert ", "malicious"), (when + " ", "dim"),
