@@ -358,7 +358,7 @@ def drive(s: Session, full: bool = True) -> None:
     for n in range(2, total + 1, step):  # the IP box follows each line's destination
         s.keys(*["Down"] * (n - 1 if n == 2 else step))
         s.wait(f"[{n}/{total}]", what=f"timeline line {n}")
-    s.keys("c")  # every line on its own: Enter on a folded line fails (test_enter_on_a_folded_line...)
+    s.keys("c")  # every line on its own (a folded line: test_enter_on_a_folded_timeline_line_opens_its_detail)
     s.wait(f"[1/{total}]", what="unfolded")
     for n in (3, 5, total) if full else (3, total):
         s.keys("g", *["Down"] * (n - 1), "Enter")
