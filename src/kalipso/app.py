@@ -22,7 +22,7 @@ from kalipso.data.models import Evidence
 from kalipso.loader import LOADING, LOST, READY, Loader, Request, Result
 from kalipso.logfile import log
 from kalipso.ui import layout, pane, widgets
-from kalipso.ui.terminal import terminal, utf8_locale
+from kalipso.ui.terminal import terminal, terminal_gone, utf8_locale
 from kalipso.views.base import Handled, Line, Selection, Size, line, wrapped
 from kalipso.views.registry import LoadedView, Registry
 
@@ -101,7 +101,7 @@ class App:
 
     def loop(self, stdscr: curses.window) -> None:
         assert self.loader is not None
-        dirty, last_slow, was_pending = True, None, False
+        dirty, last_slow, was_pending, instant = True, None, False, 0
         while self.running:
             for result in self.loader.results():
                 self.apply(result)
@@ -130,7 +130,17 @@ class App:
                     self.first_board = True
                     self.emit({"event": "first_board", "ms": (time.monotonic() - self.started) * 1000})
             stdscr.timeout(BUSY_TIMEOUT_MS if self.loader.busy() else IDLE_TIMEOUT_MS)
+            asked = time.monotonic()
             key = self.read_key(stdscr)
+            if key is None and time.monotonic() - asked < 0.002:
+                # no key, yet no wait: after many of these in a row, see whether the terminal is gone
+                instant += 1
+                if instant > 50 and terminal_gone():
+                    log.info("the terminal went away: exiting")
+                    self.running = False
+                    break
+            else:
+                instant = 0
             if key is not None:
                 t0 = time.monotonic()
                 # view code called from handle() has its own boundary, which blames the view

@@ -139,3 +139,22 @@ def terminal() -> Iterator[curses.window]:
                 pass
         for sig, handler in old.items():
             signal.signal(sig, handler)
+
+
+def terminal_gone() -> bool:
+    """True when the terminal has gone away (its pty closed without a SIGHUP reaching us): input
+    then reads as end-of-file at once. A byte that is really there is given back to curses."""
+    import select
+
+    fd = sys.stdin.fileno()
+    try:
+        ready, _, _ = select.select([fd], [], [], 0)
+        if not ready:
+            return False
+        data = os.read(fd, 1)
+    except (OSError, ValueError):
+        return True
+    if not data:
+        return True
+    curses.ungetch(data[0])
+    return False
