@@ -361,7 +361,9 @@ def drive(s: Session, full: bool = True) -> None:
     s.keys("c")  # every line on its own (a folded line: test_enter_on_a_folded_timeline_line_opens_its_detail)
     s.wait(f"[1/{total}]", what="unfolded")
     for n in (3, 5, total) if full else (3, total):
-        s.keys("g", *["Down"] * (n - 1), "Enter")
+        s.keys(*(["G"] if n == total else ["g", *["Down"] * (n - 1)]))
+        s.wait(f"[{n}/{total}]", what=f"line {n}")
+        s.keys("Enter")
         # the footer only: the box's text may be garbled by the emoji width bug (test_borders_stay_aligned)
         s.wait("Esc close", what=f"detail of line {n}")
         s.keys("NPage")
