@@ -150,7 +150,8 @@ def test_sanitize_removes_whole_escape_sequences():
     assert sanitize("evil\x1b[31mred\x1b[0m.com") == "evilred.com"
     assert sanitize("a\x1b]0;title\x07b") == "ab"
     assert sanitize("x\u202egnp.exe") == "xgnp.exe"
-    assert sanitize("\x9b31m") == "31m"
+    assert sanitize("\x9b31m") == ""  # the 8-bit CSI is a whole sequence too: no "31m" left
+    assert sanitize("a\x9d0;title\x9cb") == "ab"
 
 
 # ------------------------------------------------------------------ against a real Redis

@@ -413,8 +413,16 @@ def test_filter_prompt_visible_and_esc_restores_the_tree(redis_server, generated
     t = board(redis_server, cols=cols, rows=rows)
     try:
         t.wait_for(f"Profiles ({generated.profiles})")
-        before = t.wait_for("marks loading", absent=True)
-        tree_before = pane(before, "Profiles")
+        t.wait_for("marks loading", absent=True)
+        # the threat strips of the rows now on top arrive a moment after the marks: wait until the
+        # tree stops changing, then compare against it
+        tree_before, deadline = None, time.monotonic() + 10
+        while time.monotonic() < deadline:
+            now = pane(t.screen(), "Profiles")
+            if now == tree_before:
+                break
+            tree_before = now
+            time.sleep(0.5)
         t.send("/")
         wait_until(t, lambda s: "filter: _" in bottom(s), "the empty prompt on the bottom line")
         for typed in ("k", "ka", "kal"):  # visible after every key, not only after Enter

@@ -147,7 +147,17 @@ def ascii_fallback(text: str) -> str:
     dots (blank braille a space), any other grapheme (CJK, emoji sequences) one '?'."""
     if text.isascii():
         return text
-    return "".join(c if c.isascii() else _ascii_glyph(c[0]) for c in _graphemes(text))
+    return "".join(c if c.isascii() else _ascii_grapheme(c) for c in _graphemes(text))
+
+
+def _ascii_grapheme(cluster: str) -> str:
+    """One glyph as ASCII: the UI's own glyphs by the table; a letter with marks as the letter
+    ('é' -> 'e'); anything else one '?'."""
+    glyph = _ascii_glyph(cluster[0])
+    if glyph != "?":
+        return glyph
+    plain = unicodedata.normalize("NFKD", cluster).encode("ascii", "ignore").decode("ascii")
+    return plain if plain.isprintable() and plain else "?"
 
 
 def human_bytes(n: float | int | None) -> str:

@@ -112,7 +112,9 @@ def check_terminal() -> None:
 @contextmanager
 def terminal() -> Iterator[curses.window]:
     ensure_locale()
-    os.environ.setdefault("ESCDELAY", "25")  # Esc reacts at once instead of after a second
+    # Esc reacts within 0.1 s instead of a second, while an arrow key whose bytes arrive apart
+    # (over SSH, or on a loaded machine) still reads as one key, not Esc and two letters
+    os.environ.setdefault("ESCDELAY", "100")
     old = {s: signal.signal(s, raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     stdscr = curses.initscr()
     try:
