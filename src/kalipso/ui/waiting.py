@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kalipso.ui import pane
-from kalipso.ui.terminal import terminal
+from kalipso.ui.terminal import terminal, terminal_gone
 
 
 def wait_for(title: str, attempt: Callable[[], Any], interval: float = 1.0) -> Any:
@@ -41,9 +41,12 @@ def wait_for(title: str, attempt: Callable[[], Any], interval: float = 1.0) -> A
             for i, (text, style) in enumerate(lines[: rows]):
                 pane.put(stdscr, i + 1, 2, text, cols - 4, style)
             stdscr.refresh()
+            asked = time.monotonic()
             try:
                 key = stdscr.get_wch()
             except curses.error:
+                if time.monotonic() - asked < 0.002 and terminal_gone():
+                    return None  # the terminal went away: nobody is waiting any more
                 continue
             if key in ("q", "\x1b"):
                 return None
