@@ -36,7 +36,7 @@ def venv(tmp_path_factory) -> Path:
     pip(env, "setuptools>=61", "wheel")
     src = root / "kalipso-src"
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".venv", ".git", "*.egg-info", "__pycache__", "build"))
-    light = ("redis", "asciichartpy", "pyperclip", "wcwidth")  # Kalipso's light dependencies
+    light = ("redis", "asciichartpy", "pyperclip")  # Kalipso's light dependencies
     pip(env, "--no-build-isolation", str(src), *light, "--no-deps")
     pip(env, *light)
     return env

@@ -65,12 +65,34 @@ def test_fit_never_exceeds_width_and_is_a_prefix(value, width):
         assert cut == text.sanitize(value, len(value) + 1)
 
 
-def test_fit_without_wcwidth_graphemes_agrees(monkeypatch):
-    """Older wcwidth releases have no iter_graphemes: the fallback keeps the same guarantees."""
-    monkeypatch.setattr(text, "_graphemes", text._graphemes_fallback)
+def test_graphemes_keep_marks_with_their_base():
     assert fit("ae\u0301b", 2) == "ae\u0301"
     assert fit("👩\u200d💻x", 4) == "👩💻"
     assert cell_width("主机\u200b") == 4
+
+
+def test_char_width_agrees_with_the_c_library():
+    """tmux and ncurses size characters with the C library's wcwidth: every code point it
+    knows (C.UTF-8) gets the same width here, or borders drawn after it would shift."""
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.wcwidth.argtypes = [ctypes.c_wchar]
+    libc.setlocale.restype = ctypes.c_char_p
+    previous = libc.setlocale(0, None)  # LC_CTYPE
+    if not libc.setlocale(0, b"C.UTF-8"):
+        pytest.skip("the C library has no C.UTF-8 locale to compare with")
+    try:
+        wrong = []
+        for cp in range(0xA0, 0x30000):
+            if 0xD800 <= cp <= 0xDFFF:
+                continue
+            expected = libc.wcwidth(chr(cp))
+            if expected >= 0 and text.char_width(chr(cp)) != expected:
+                wrong.append((hex(cp), expected, text.char_width(chr(cp))))
+    finally:
+        libc.setlocale(0, previous)
+    assert len(wrong) <= 10, wrong[:20]  # a newer C library may know a few newer characters
 
 
 def test_ascii_fallback_maps_every_ui_glyph():

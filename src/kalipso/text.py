@@ -13,8 +13,6 @@ import time
 import unicodedata
 from collections.abc import Iterator
 
-import wcwidth
-
 # C0 controls, DEL, C1 controls (which include the 8-bit CSI/OSC introducers),
 # bidi embeddings/overrides/isolates and the invisible directional marks.
 _UNSAFE = re.compile(
@@ -54,13 +52,35 @@ def sanitize(value: object, max_len: int = 4096) -> str:
     return text
 
 
-def _graphemes_fallback(text: str) -> Iterator[str]:
-    """Grapheme clusters, roughly, for a wcwidth without iter_graphemes: a base character with
-    its zero-width followers (combining marks, variation selectors), joined through ZWJ."""
+# format characters that are drawn: the soft hyphen and the prepended concatenation marks
+_SPACING_FORMAT = frozenset("\u00ad\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2"
+                            "\U000110bd\U000110cd")
+
+
+@functools.lru_cache(maxsize=8192)
+def char_width(ch: str) -> int:
+    """Terminal cells of one code point, by the rules of the C library's wcwidth (which tmux
+    and ncurses use): combining marks, enclosing marks, format characters and Hangul medial
+    and final jamo 0; East Asian wide and full-width characters 2 (CJK, and emoji with emoji
+    presentation: they are wide since Unicode 9); everything else 1. From the standard
+    library's Unicode database, so no table to install and nothing to import at start."""
+    if "\u1160" <= ch <= "\u11ff" or "\ud7b0" <= ch <= "\ud7ff":
+        return 0
+    if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 1 if ch in _SPACING_FORMAT else 0
+    if "\u3248" <= ch <= "\u324f" or "\u4dc0" <= ch <= "\u4dff":  # circled numbers, hexagrams
+        return 2
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _graphemes(text: str) -> Iterator[str]:
+    """Grapheme clusters as far as a terminal draws them: a base character with its zero-width
+    followers (combining marks, variation selectors), joined through ZWJ. ``sanitize`` removes
+    joiners before text is measured or cut, so there each emoji is a glyph of its own."""
     cluster = ""
     joined = False
     for ch in text:
-        if cluster and (joined or ch == "\u200d" or wcwidth.wcwidth(ch) == 0):
+        if cluster and (joined or ch == "\u200d" or char_width(ch) == 0):
             cluster += ch
             joined = ch == "\u200d"
             continue
@@ -71,14 +91,11 @@ def _graphemes_fallback(text: str) -> Iterator[str]:
         yield cluster
 
 
-_graphemes = getattr(wcwidth, "iter_graphemes", None) or _graphemes_fallback
-
-
 @functools.lru_cache(maxsize=4096)
 def _grapheme_width(cluster: str) -> int:
     if cluster.isascii():
         return len(cluster)
-    return max(wcwidth.wcwidth(cluster) if len(cluster) == 1 else wcwidth.wcswidth(cluster), 0)
+    return sum(map(char_width, cluster))
 
 
 def cell_width(text: str) -> int:
