@@ -346,3 +346,27 @@ def test_a_flows_file_that_is_no_database(empty_redis, tmp_path):
         code, out, _ = _export(empty_redis, "--profile", IP, "--timewindow", TW, "--flows-db", str(garbage),
                                "--format", fmt)
         assert code == 0 and "\x1b" not in out
+
+
+@pytest.mark.parametrize("members,expected", [
+    # the fast way: every member starts with profile_
+    (["profile_10.0.0.2", "profile_10.0.0.10", "profile_::1"], ["10.0.0.10", "10.0.0.2", "::1"]),
+    # a member that is no profile, and members whose text holds what the fast way looks for
+    (["profile_10.0.0.2", "garbage", 'x","profile_1.1.1.1', 'profile_a,"profile_b', "profile_é\x1b[2J"],
+     ['a,"profile_b', "10.0.0.2", "é\x1b[2J"]),
+    ([], []),
+])
+def test_tree_names_from_odd_members(empty_redis, members, expected):
+    """The board's names read (one script, the prefix taken off the JSON text) gives the same
+    names as the command-by-command read, for members a fast path could misread."""
+    from kalipso.data import tree
+
+    client = empty_redis.client(0)
+    client.hset("analysis", mapping={"slips_version": "1.1.21"})
+    for i, m in enumerate(members):
+        client.zadd("profiles", {m: float(i)})
+    data = _open(empty_redis)
+    assert tree.profile_names(data) == sorted(expected)
+    assert sorted(data._profile_ips()) == sorted(expected)
+    tree._NO_LUA[data.r] = True  # where scripts are not allowed
+    assert tree.profile_names(data) == sorted(expected)
