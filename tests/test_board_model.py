@@ -199,3 +199,42 @@ def test_every_key_binding_has_a_handler():
     app = App(data=None, registry=Registry([], []))
     for binding in keymap.MAIN_BOARD:
         assert binding.command in app.app_commands or binding.command in COMMANDS, binding.command
+
+
+def test_names_read_while_starting_are_the_first_names(generated, monkeypatch):
+    """The names read before the UI was imported (firstnames) serve the first names request:
+    the same names as a read of its own, and the first read's problem is the tree's state."""
+    from kalipso import firstnames
+    from kalipso.data import tree
+
+    data, result = generated
+    board = Board(prefetched=firstnames.NamesPrefetch(data))
+    settle(board, data)
+    assert board.names == firstnames.sorted_names(data) and len(board.names) == result.profiles
+    assert board.prefetched is None  # taken once; a refresh reads again
+
+    def gone(_data):
+        raise ConnectionLost("Redis went away")
+
+    monkeypatch.setattr(tree, "profile_names", gone)
+    board = Board(prefetched=firstnames.NamesPrefetch(data))
+    names = next(r for r in board.wants() if r.slot == "names")
+    board.apply(_run(names, data))
+    assert board.panes["tree"].status == LOST and board.names is None
+
+
+def test_a_result_wakes_the_ui():
+    """The UI waits on the loader's wake-up pipe beside the keyboard: readable once a result has
+    arrived, empty again after results() (so the UI does not spin)."""
+    import select
+
+    loader = Loader(data=None)
+    try:
+        fd = loader.wake_fd()
+        assert select.select([fd], [], [], 0)[0] == []
+        loader.submit(Request("x", ("x", 1), lambda d: 42, "fg", 0, "x"))
+        assert select.select([fd], [], [], 5)[0] == [fd]
+        assert [r.value for r in loader.results()] == [42]
+        assert select.select([fd], [], [], 0)[0] == []
+    finally:
+        loader.close()

@@ -15,19 +15,19 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kalipso import boardlines, clipboard, keymap, panes, triage
+from kalipso import boardlines, clipboard, heap, keymap, panes, triage
 from kalipso.board import COMMANDS as BOARD_COMMANDS
 from kalipso.board import Board
 from kalipso.data.models import Evidence
 from kalipso.loader import LOADING, LOST, READY, Loader, Request, Result
 from kalipso.logfile import log
 from kalipso.ui import layout, pane, widgets
-from kalipso.ui.terminal import terminal, terminal_gone, utf8_locale
+from kalipso.ui.terminal import terminal, terminal_gone, utf8_locale, wait_for_input
 from kalipso.views.base import Handled, Line, Selection, Size, line, wrapped
 from kalipso.views.registry import LoadedView, Registry
 
-IDLE_TIMEOUT_MS = 250  # key poll while nothing loads: resize and the refresh timer need no more
-BUSY_TIMEOUT_MS = 30  # key poll while reads are under way: their results show within this
+IDLE_TIMEOUT_MS = 250  # longest wait for a key or a result: resize, the refresh timer and "Redis slow" need no more
+BUSY_TIMEOUT_MS = 30  # poll while a view loads in its own background (the map's geopandas)
 MESSAGE_SECONDS = 20.0  # how long a status message stays (a new-alert notice stays until seen)
 
 
@@ -55,6 +55,7 @@ class App:
     sort_by_threat: bool = True
     bell: bool = False  # ring the terminal bell when new alerts arrive
     reopen: Any = None  # () -> a new SlipsData, when Slips restarts with a new analysis
+    prefetched: Any = None  # firstnames.NamesPrefetch started before the UI was imported
     board: Board = field(init=False)
     view: OpenView | None = None
     prompt: str | None = None  # text typed into the filter prompt, None when closed
@@ -70,7 +71,7 @@ class App:
     message_at: float = 0.0
 
     def __post_init__(self) -> None:
-        self.board = Board(sort_by_threat=self.sort_by_threat)
+        self.board = Board(sort_by_threat=self.sort_by_threat, prefetched=self.prefetched)
         self.utf8 = utf8_locale()
         self.loader: Loader | None = None
         self.app_commands = {"quit": self.quit, "help": self.help, "filter": self.open_prompt,
@@ -102,6 +103,7 @@ class App:
     def loop(self, stdscr: curses.window) -> None:
         assert self.loader is not None
         dirty, last_slow, was_pending, instant = True, None, False, 0
+        stdscr.timeout(0)  # get_wch never waits: wait_for_input waits for keys and results together
         while self.running:
             for result in self.loader.results():
                 self.apply(result)
@@ -129,18 +131,22 @@ class App:
                 if not self.first_board and self.board.names is not None:
                     self.first_board = True
                     self.emit({"event": "first_board", "ms": (time.monotonic() - self.started) * 1000})
-            stdscr.timeout(BUSY_TIMEOUT_MS if self.loader.busy() else IDLE_TIMEOUT_MS)
-            asked = time.monotonic()
-            key = self.read_key(stdscr)
-            if key is None and time.monotonic() - asked < 0.002:
-                # no key, yet no wait: after many of these in a row, see whether the terminal is gone
-                instant += 1
-                if instant > 50 and terminal_gone():
-                    log.info("the terminal went away: exiting")
-                    self.running = False
-                    break
-            else:
-                instant = 0
+            key = self.read_key(stdscr)  # no-delay: keys already typed are handled first
+            if key is None:
+                # wait for a key or a result (the loader's wake-up pipe); a view loading in its
+                # own background is polled
+                typed = wait_for_input(self.loader.wake_fd(), (BUSY_TIMEOUT_MS if pending else IDLE_TIMEOUT_MS) / 1000)
+                key = self.read_key(stdscr) if typed else None
+                if typed and key is None:
+                    # the keyboard was readable, yet no key: after many of these in a row, see
+                    # whether the terminal is gone (its input then reads as end-of-file at once)
+                    instant += 1
+                    if instant > 50 and terminal_gone():
+                        log.info("the terminal went away: exiting")
+                        self.running = False
+                        break
+                else:
+                    instant = 0
             if key is not None:
                 t0 = time.monotonic()
                 # view code called from handle() has its own boundary, which blames the view
@@ -217,6 +223,8 @@ class App:
             self.apply_view(result)
         else:
             self.boundary(lambda: self.board.apply(result), None, None, f"applying {result.slot}")
+            if result.slot in ("names", "facts") and result.seconds > 0.25:
+                heap.trim()  # a large read replaced what the board held: give the freed pages back
 
     def apply_view(self, result: Result) -> None:
         v = self.view

@@ -109,6 +109,7 @@ class Board(BoardReads):
     # live Slips: the analysis read first, new alerts not yet seen, when new rows appeared
     identity: Any = None
     identity_gen: int = -1
+    prefetched: Any = None  # firstnames.NamesPrefetch: the names read while the program started
     restarted: Any = None  # the identity of a new analysis on the same database, to reopen
     notices: list[tuple[str, str, int, bool]] = field(default_factory=list)  # (ip, tw, new alerts, new host)
     bell: bool = False

@@ -15,8 +15,9 @@ from kalipso import triage
 from kalipso.data import live, why
 from kalipso.data import tree as datatree
 from kalipso.data.models import Evidence
+from kalipso.firstnames import sorted_names
 from kalipso.loader import EMPTY, LOST, READY, UNAVAILABLE, Request, Result
-from kalipso.order import ip_sort_key, threat_order
+from kalipso.order import threat_order
 
 if TYPE_CHECKING:
     from kalipso.board import Board
@@ -44,8 +45,11 @@ class BoardReads:
             gen, known, facts = self.gen, self.names, self.facts
             if gen % FULL_FACTS_EVERY == 0:
                 known = None  # now and then a full read: a profile deleted and one added keep the count
-            out.append(Request("names", ("names", gen), lambda d: _sorted_names(d, known, facts), "bg", 0,
-                               "profiles"))
+            fn = lambda d: _sorted_names(d, known, facts)  # noqa: E731
+            if self.prefetched is not None:  # the names read while the program started
+                fn = lambda d, p=self.prefetched: (p.take(), None)  # noqa: E731
+                self.prefetched = None
+            out.append(Request("names", ("names", gen), fn, "bg", 0, "profiles"))
         if self.identity_gen < self.gen:
             gen = self.gen
             # before the names: a new analysis on the same port must not fill the old board
@@ -333,7 +337,7 @@ def _sorted_names(data: Any, known: list[str] | None, facts: datatree.TreeFacts 
     very same list, so nothing downstream is rebuilt. Slips only adds profiles while it runs."""
     if known is not None and datatree.profile_count(data) == len(known):
         return known, None
-    names = sorted(datatree.profile_names(data), key=ip_sort_key)
+    names = sorted_names(data)
     return names, (threat_order(names, facts) if facts is not None else None)
 
 

@@ -154,8 +154,6 @@ def data_source(args: argparse.Namespace, interactive: bool) -> Iterator[tuple[C
 
 
 def run_ui(args: argparse.Namespace) -> int:
-    from kalipso.views.registry import discover
-
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print("kalipso: the board needs a terminal; for scripts use 'kalipso export'", file=sys.stderr)
         return EXIT_USER
@@ -179,13 +177,19 @@ def run_ui(args: argparse.Namespace) -> int:
             data = wait_for(f"Kalipso: waiting for Slips… ({settings.describe()} is empty)", reopen)
             if data is None:
                 return EXIT_OK
+        # the names of the first screen are read while the board is imported and curses starts
+        from kalipso import heap
+        from kalipso.firstnames import NamesPrefetch
+        heap.tune()  # before the first thread
+        prefetched = NamesPrefetch(data)
+        from kalipso.views.registry import discover
         registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)
         from kalipso.app import App
         app = None
         try:
             app = App(data, registry, refresh_seconds=args.refresh, debug=args.debug,
                       options={"letters_limit": args.letters_limit}, sort_by_threat=(args.sort or cfg.sort) != "ip",
-                      bell=args.bell, reopen=reopen)
+                      bell=args.bell, reopen=reopen, prefetched=prefetched)
             app.board.message = note
             app.run()
         finally:

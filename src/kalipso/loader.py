@@ -17,6 +17,7 @@ is a failure of the code that ran (a view's fetch, usually) and is logged.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -83,6 +84,11 @@ class Loader:
         self._results: list[Result] = []
         self._stopping = False
         self._epoch = 0
+        # a byte is written here when a result arrives: the UI waits on it beside the keyboard
+        # and draws the result at once, instead of finding it at its next poll
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
         self._threads = [threading.Thread(target=self._work, args=(lane,), name=f"kalipso-loader-{lane}",
                                           daemon=True) for lane in ("fg", "bg")]
         for t in self._threads:
@@ -100,8 +106,17 @@ class Loader:
             for waiting in self._waiting.values():
                 waiting.pop(slot, None)
 
+    def wake_fd(self) -> int:
+        """Readable when results have arrived (``results()`` empties it)."""
+        return self._wake_r
+
     def results(self) -> list[Result]:
         """The results that arrived since the last call (never blocks)."""
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
         with self._cond:
             out, self._results = self._results, []
             epoch = self._epoch
@@ -142,6 +157,11 @@ class Loader:
             self._cond.notify_all()
         for t in self._threads:
             t.join(timeout=0.2)  # a worker stuck in a read is a daemon: it dies with the process
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     # ---------------------------------------------------------- worker side
     def _work(self, lane: str) -> None:
@@ -164,6 +184,10 @@ class Loader:
                     self._running[lane] = None
                     if result is not None and not self._stopping:
                         self._results.append(result)
+                        try:
+                            os.write(self._wake_w, b"!")
+                        except (BlockingIOError, OSError):
+                            pass  # the pipe is full: the UI has bytes to wake up on already
 
     def _run(self, request: Request, data: Any, epoch: int = 0) -> Result:
         started = time.monotonic()

@@ -143,6 +143,22 @@ def terminal() -> Iterator[curses.window]:
             signal.signal(sig, handler)
 
 
+def wait_for_input(wake_fd: int, seconds: float) -> bool:
+    """Wait until a key is typed, ``wake_fd`` is readable (the loader has results) or
+    ``seconds`` have passed; True when the keyboard is what woke us. curses reads its keys with
+    get_wch in no-delay mode, so the board draws a result as soon as it arrives and waits on
+    both at once. A resize interrupts nothing here (ncurses handles SIGWINCH itself): it is
+    seen at the next wake-up, within ``seconds``."""
+    import select
+
+    try:
+        keyboard = sys.stdin.fileno()
+        ready, _, _ = select.select([keyboard, wake_fd], [], [], seconds)
+    except (OSError, ValueError):
+        return True  # a closed or invalid terminal: the caller's read finds out
+    return keyboard in ready
+
+
 def terminal_gone() -> bool:
     """True when the terminal has gone away (its pty closed without a SIGHUP reaching us): input
     then reads as end-of-file at once. A byte that is really there is given back to curses."""
