@@ -20,6 +20,8 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
 	PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install --quiet -e '.[test,server]'
 	$(PY) -c 'import pathlib, sys, sysconfig; pathlib.Path(sysconfig.get_path("purelib"), "kalipso-checkout.pth").write_text("\n".join(sys.argv[1:]) + "\n")' '$(CURDIR)/src' '$(CURDIR)/plugins'
+	@# compiled bytecode, as a pip install has: a start compiles nothing (~60-100 ms less)
+	$(PY) -m compileall -q src plugins > /dev/null
 	@touch $@
 
 test: install
