@@ -62,7 +62,9 @@ def _gc_paused() -> Iterator[None]:
 def _read_ahead(run: Callable[[int], T], starts: range) -> Iterator[T]:
     """run(start) for each of ``starts``, in order. The next one runs in a helper thread while
     the caller works on this one: SQLite extracts the fields of the next chunk (sqlite3 lets go
-    of the GIL meanwhile) while Python sums the last, on a second core."""
+    of the GIL meanwhile) while Python sums the last, on a second core. Measured on 2 cores
+    (benchmarks/bench_tables.py, against the same code without it): 10-20% less wall time for
+    0-15% more CPU time (the two cores slow each other down)."""
     if len(starts) <= 1:
         yield from map(run, starts)
         return
@@ -88,6 +90,115 @@ def _key_text(value: Any) -> str:
     if value is not None and type(value) is not str and not _int64(value):
         raise _Odd(value)
     return text(value)
+
+
+def _counts(column: list[Any]) -> tuple[list[int], int]:
+    """A chunk's packets or bytes, NULL as 0 (the SQL query's coalesce), and their sum.
+
+    Only integers >= 0 pass: SQLite sums text and reals its own way, and with a negative value
+    a running sum may overflow on the way to an in-range total; for them the SQL query decides.
+    With none negative, no running sum of any group exceeds the sum of all (see the caller)."""
+    try:
+        total = sum(column)  # C speed; TypeError for a NULL, a string, a list or an object
+    except TypeError:
+        column = [0 if value is None else value for value in column]
+        total = sum(column)  # TypeError again: not a NULL, the SQL query decides
+    if column and min(column) < 0:
+        raise _Odd("negative packets or bytes")
+    return column, total
+
+
+def _columns(chunk: str, flows: int) -> list[Any]:
+    """The seven fields of a chunk's ``flows`` flows (their _FIELDS arrays joined by ',') as
+    seven columns, packets and bytes with their sums: slices of one parsed list, so the
+    per-flow work after it runs in C (zip, map)."""
+    # escapes: SQLite decodes them (lone surrogates...); true/false: 1/0 in SQLite
+    if "\\" in chunk or "true" in chunk or "false" in chunk:
+        raise _Odd("escape or boolean")
+    # One flat array: '[a,b,...],[h,i,...]' -> '[a,b,...,h,i,...]'. Between two flows the text
+    # is '],['; occurrences cannot overlap, so were there any other (a string '],[', two array
+    # fields side by side) the count would be higher. (Cheaper than cutting the brackets of
+    # each flow in SQL: 10% of the query.)
+    if chunk.count("],[") != flows - 1:
+        raise _Odd("'],[' in a value")
+    values = json.loads(chunk.replace("],[", ","), parse_float=_odd, parse_constant=_odd)
+    if len(values) != 7 * flows:
+        raise _Odd("not seven fields per flow")
+    daddr, sport, dport, proto, state, pkts, nbytes = (values[i::7] for i in range(7))
+    return [daddr, sport, dport, proto, state, *_counts(pkts), *_counts(nbytes)]
+
+
+def _sum(table: dict[Any, list[int]], keys: Iterable[Any], packets: list[int], nbytes: list[int]) -> None:
+    """Count the flows of each key and sum their packets and bytes: [flows, packets, bytes].
+    The one loop per flow in Python, so it does nothing else (the keys come from zip)."""
+    get = table.get
+    for key, pkts, size in zip(keys, packets, nbytes, strict=True):
+        acc = get(key)
+        if acc is None:
+            table[key] = [1, pkts, size]
+        else:
+            acc[0] += 1
+            acc[1] += pkts
+            acc[2] += size
+
+
+def _add(table: dict[tuple[str, int], list[int]], ident: tuple[str, int], sums: list[int]) -> None:
+    old = table.get(ident)
+    table[ident] = sums if old is None else [old[0] + sums[0], old[1] + sums[1], old[2] + sums[2]]
+
+
+def _merge(table: dict[tuple[str, int], list[int]], groups: dict[tuple[Any, int], list[int]]) -> None:
+    """Add groups of (raw key, kind) to ``table`` under (the key's text, kind), as
+    parse.merge_aggregates merges the SQL query's groups (80 and '80' are one row)."""
+    if not table and groups:
+        keys, kinds = zip(*groups, strict=True)
+        if set(map(type, keys)) == {int} and -2**63 <= min(keys) and max(keys) < 2**63:
+            # ports, the common case: text(80) is '80', and no two integers have one text
+            table.update(zip(zip(map(str, keys), kinds, strict=True), groups.values(), strict=True))
+            return
+    shown = _Texts()
+    get = table.get
+    for (key, kind), sums in groups.items():  # _add, inlined: tens of thousands of ports
+        ident = (shown[key], kind)
+        old = get(ident)
+        table[ident] = sums if old is None else [old[0] + sums[0], old[1] + sums[1], old[2] + sums[2]]
+
+
+class _Texts(dict[Any, str]):
+    """Raw key -> its text as the SQL query shows it (_key_text), each computed once."""
+
+    def __missing__(self, value: Any) -> str:
+        # a port, the common case, without the five calls of _key_text: text(80) is str(80)
+        shown = self[value] = str(value) if _int64(value) else _key_text(value)
+        return shown
+
+
+class _Kinds:
+    """A small int per shown (protocol, established or not) pair, and the pair of each flow.
+
+    The tables show lower(proto) and the class of the state; grouping flows by that id from the
+    start spares merging 'TCP' with 'tcp' and 'SF' with 'S1' later. Slips' data has a handful
+    of (proto, state) pairs: each is looked at once, each flow costs one dict lookup in C.
+    """
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, str]] = []  # id -> (protocol text, state class)
+        self._ids: dict[tuple[str, str], int] = {}
+        self._of: dict[tuple[Any, Any], int] = {}  # (proto, state) as in the flow -> id
+
+    def of(self, protos: list[Any], states: list[Any]) -> list[int]:
+        try:  # TypeError for a list or an object: the SQL query decides
+            return list(map(self._of.__getitem__, zip(protos, states, strict=True)))
+        except KeyError:  # pairs not seen in an earlier chunk
+            for pair in set(zip(protos, states, strict=True)).difference(self._of):
+                proto, state = pair
+                lowered = proto.translate(_ASCII_LOWER) if type(proto) is str else proto  # SQLite's lower()
+                kind = (_key_text(lowered), established(state))
+                if kind not in self._ids:
+                    self._ids[kind] = len(self.shown)
+                    self.shown.append(kind)
+                self._of[pair] = self._ids[kind]
+            return list(map(self._of.__getitem__, zip(protos, states, strict=True)))
 
 
 def locate(output_dir: str | None, override: str | None = None) -> tuple[str | None, str | None]:
@@ -143,10 +254,11 @@ class FlowsDB:
         any profile in that window whose destination is ``ip``.
 
         One pass: SQLite extracts the seven fields of each flow in one json_extract (one
-        parse of the document), Python sums all five tables from them. Flows with values the
-        fast path cannot reproduce exactly (floats, booleans, escapes, numbers beyond 64 bits)
-        are rare in Slips' data; for them the tables come from ``aggregates_sql``, the former
-        query, which defines the result.
+        parse of the document), Python sums all five tables from them: per flow only C loops
+        (json.loads, slices, zip, map) and one dict update per table family (_sum). Flows with
+        values the fast path cannot reproduce exactly (floats, booleans, escapes, numbers
+        beyond 64 bits, negative counts, brackets in values) are rare in Slips' data; for them
+        the tables come from ``aggregates_sql``, the former query, which defines the result.
         """
         try:
             with _gc_paused():
@@ -161,111 +273,64 @@ class FlowsDB:
         if lo is None:
             return {name: () for name in AGGREGATE_NAMES}
         params = {"tw": twid, "pid": f"profile_{ip}", "ip": ip}
-        # Per chunk of rowids, the profile's own flows and the other flows to ``ip``, each as
-        # one flat JSON array of 7 fields per flow: one json.loads per chunk, no list per flow,
-        # and memory bounded by the chunk. rtrim removes the closing bracket of each flow's
-        # array; were its last field an array, its bracket would go too and the text would not
-        # parse (ValueError: the SQL query then decides).
-        flat = f"rtrim(substr(coalesce({_FIELDS}, {_NULLS}), 2), ']')"
-        query = (f"SELECT '[' || group_concat({flat}, ',') FILTER (WHERE profileid = :pid) || ']', "
-                 f"'[' || group_concat({flat}, ',') FILTER (WHERE profileid IS NOT :pid) || ']' "
+        # Per chunk of rowids, the profile's own flows and the other flows to ``ip``: the 7-field
+        # arrays of their flows joined by ',' and how many flows. One json.loads per chunk and
+        # side (_columns), no Python object per flow but its fields, memory bounded by the chunk.
+        fields = f"coalesce({_FIELDS}, {_NULLS})"
+        query = (f"SELECT group_concat({fields}, ',') FILTER (WHERE profileid = :pid), "
+                 "count(*) FILTER (WHERE profileid = :pid), "
+                 f"group_concat({fields}, ',') FILTER (WHERE profileid IS NOT :pid), "
+                 "count(*) FILTER (WHERE profileid IS NOT :pid) "
                  "FROM flows WHERE rowid >= :lo AND rowid < :hi AND twid = :tw "
                  "AND (profileid = :pid OR json_extract(flow, '$.daddr') = :ip)")
-        src: dict[tuple[Any, Any, Any], list[Any]] = {}  # (sport, proto, state) of the profile's flows
-        dst: dict[tuple[Any, Any, Any, Any], list[Any]] = {}  # (daddr, dport, proto, state) of them
-        others: dict[tuple[Any, Any, Any], list[Any]] = {}  # (dport, proto, state) of other flows to ip
-        src_get, dst_get, others_get = src.get, dst.get, others.get
-        def chunk(first: int) -> tuple[str | None, str | None]:
+        # [flows, packets, bytes] per group of raw values and kind (_Kinds): finer than the shown
+        # groups (80 and '80' are two), merged under their text at the end
+        src: dict[tuple[Any, int], list[int]] = {}  # (sport, kind) of the profile's flows
+        dst: dict[tuple[Any, Any, int], list[int]] = {}  # (daddr, dport, kind) of them
+        others: dict[tuple[Any, int], list[int]] = {}  # (dport, kind) of other flows to ip
+        kinds = _Kinds()
+
+        def chunk(first: int) -> tuple[str | None, int, str | None, int]:
             return db.execute(query, {**params, "lo": first, "hi": first + _CHUNK}).fetchone()
 
-        for own, rest in _read_ahead(chunk, range(lo, hi + 1, _CHUNK)):
-            for chunk in (own, rest):
-                # escapes: SQLite decodes them (lone surrogates...); true/false: 1/0 in SQLite
-                if chunk and ("\\" in chunk or "true" in chunk or "false" in chunk):
-                    return None
-            values = json.loads(own, parse_float=_odd, parse_constant=_odd) if own else ()
-            if len(values) % 7:
-                return None
-            for daddr, sport, dport, proto, state, pkts, nbytes in zip(*[iter(values)] * 7, strict=True):
-                pkts = pkts or 0  # coalesce(..., 0); a string or a list fails below
-                nbytes = nbytes or 0
-                acc = src_get((sport, proto, state))
-                if acc is None:
-                    src[(sport, proto, state)] = [1, pkts, nbytes]
-                else:
-                    acc[0] += 1
-                    acc[1] += pkts
-                    acc[2] += nbytes
-                acc = dst_get((daddr, dport, proto, state))
-                if acc is None:
-                    dst[(daddr, dport, proto, state)] = [1, pkts, nbytes]
-                else:
-                    acc[0] += 1
-                    acc[1] += pkts
-                    acc[2] += nbytes
-            values = json.loads(rest, parse_float=_odd, parse_constant=_odd) if rest else ()
-            if len(values) % 7:
-                return None
-            for _, _, dport, proto, state, pkts, nbytes in zip(*[iter(values)] * 7, strict=True):
-                pkts = pkts or 0
-                nbytes = nbytes or 0
-                acc = others_get((dport, proto, state))
-                if acc is None:
-                    others[(dport, proto, state)] = [1, pkts, nbytes]
-                else:
-                    acc[0] += 1
-                    acc[1] += pkts
-                    acc[2] += nbytes
-        # The groups above are finer than the shown ones ('TCP' and 'tcp', 80 and '80', states
-        # of one class): merge them under their text, as merge_aggregates merges the SQL groups.
-        keys: dict[Any, str] = {}
-        kinds: dict[tuple[Any, Any], tuple[str, str]] = {}
+        # packets and bytes of all flows: below 2**63, no sum of a group can overflow (_counts)
+        all_packets = all_bytes = 0
+        for own, own_flows, rest, rest_flows in _read_ahead(chunk, range(lo, hi + 1, _CHUNK)):
+            if own:
+                daddr, sport, dport, proto, state, pkts, packets, nbytes, size = _columns(own, own_flows)
+                kind = kinds.of(proto, state)
+                _sum(src, zip(sport, kind, strict=True), pkts, nbytes)
+                _sum(dst, zip(daddr, dport, kind, strict=True), pkts, nbytes)
+                all_packets += packets
+                all_bytes += size
+            if rest:
+                _, _, dport, proto, state, pkts, packets, nbytes, size = _columns(rest, rest_flows)
+                _sum(others, zip(dport, kinds.of(proto, state), strict=True), pkts, nbytes)
+                all_packets += packets
+                all_bytes += size
+        if all_packets >= 2**63 or all_bytes >= 2**63:
+            return None
 
-        def kind_of(proto: Any, state: Any) -> tuple[str, str]:
-            kind = kinds.get((proto, state))
-            if kind is None:
-                lowered = proto.translate(_ASCII_LOWER) if type(proto) is str else proto
-                kind = kinds[(proto, state)] = (_key_text(lowered), established(state))
-            return kind
-
-        def add(table: dict[tuple[str, str, str], list[Any]], key: Any, proto: Any, state: Any,
-                sums: list[Any]) -> None:
-            shown = keys.get(key)
-            if shown is None:
-                shown = keys[key] = _key_text(key)
-            ident = (shown, *kind_of(proto, state))
-            old = table.get(ident)
-            table[ident] = sums if old is None else [old[0] + sums[0], old[1] + sums[1], old[2] + sums[2]]
-
-        merged: dict[str, dict[tuple[str, str, str], list[Any]]] = {name: {} for name in AGGREGATE_NAMES}
-        table = merged["src_ports_client"]
-        keys_get, kinds_get, table_get = keys.get, kinds.get, table.get
-        for (sport, proto, state), sums in src.items():  # add(), inlined: one call per flow or so
-            shown = keys_get(sport)
-            if shown is None:
-                shown = keys[sport] = _key_text(sport)
-            kind = kinds_get((proto, state)) or kind_of(proto, state)
-            ident = (shown, kind[0], kind[1])
-            old = table_get(ident)
-            table[ident] = sums if old is None else [old[0] + sums[0], old[1] + sums[1], old[2] + sums[2]]
+        # The shown groups: the key's text, the protocol's text and the state's class
+        merged: dict[str, dict[tuple[str, int], list[int]]] = {name: {} for name in AGGREGATE_NAMES}
+        _merge(merged["src_ports_client"], src)
+        # a few hundred (daddr, dport) groups in Slips' data: one pass over them for 4 tables
         ips, ports, pairs, server = (merged[n] for n in ("dst_ips_client", "dst_ports_client",
                                                           "dst_ports_client_ips", "dst_ports_server"))
-        for (daddr, dport, proto, state), sums in dst.items():
-            add(ips, daddr, proto, state, sums)
-            add(ports, dport, proto, state, sums)
-            pair = None if daddr is None or dport is None else f"{_key_text(daddr)}:{_key_text(dport)}"
-            add(pairs, pair, proto, state, sums)
+        shown = _Texts()
+        for (daddr, dport, kind), sums in dst.items():
+            _add(ips, (shown[daddr], kind), sums)
+            _add(ports, (shown[dport], kind), sums)
+            # SQL's daddr || ':' || dport: NULL (shown as '') if either is
+            pair = "" if daddr is None or dport is None else shown[f"{shown[daddr]}:{shown[dport]}"]
+            _add(pairs, (pair, kind), sums)
             if daddr == ip:
-                add(server, dport, proto, state, sums)
-        for (dport, proto, state), sums in others.items():
-            add(server, dport, proto, state, sums)
+                _add(server, (shown[dport], kind), sums)
+        _merge(server, others)
+
         tables: dict[str, tuple[FlowAggregate, ...]] = {}
         for name, groups in merged.items():
-            rows = [(key, proto, state, *sums) for (key, proto, state), sums in groups.items()]
-            for column in (4, 5):  # packets, bytes: a string, a list, or a sum SQLite refuses
-                values = list(map(itemgetter(column), rows))
-                if values and (set(map(type, values)) != {int} or max(values) >= 2**63 or min(values) < -2**63):
-                    return None
+            rows = [(key, *kinds.shown[kind], *sums) for (key, kind), sums in groups.items()]
             # the order of parse.merge_aggregates: state, protocol, most flows, most packets, key;
             # as stable sorts on one field each, which compare plain str or int (a sort on
             # whole tuples compares field by field in Python objects: 5x slower on 30,000 rows)
@@ -279,7 +344,7 @@ class FlowsDB:
 
     def aggregates_sql(self, ip: str, twid: str) -> dict[str, tuple[FlowAggregate, ...]]:
         """The five tables from one SQL query per table (the implementation before the one-pass
-        one): the reference for odd values, and the baseline of benchmarks/bench_views.py."""
+        one): the reference for odd values, and the baseline of benchmarks/bench_tables.py."""
         query = """
             WITH f AS MATERIALIZED (
                 SELECT profileid,
