@@ -8,6 +8,7 @@ run in the loader thread, so sorting and grouping never happen on the UI thread.
 
 from __future__ import annotations
 
+import bisect
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from kalipso.data import tree as datatree
 from kalipso.data.models import Evidence
 from kalipso.firstnames import sorted_names
 from kalipso.loader import EMPTY, LOST, READY, UNAVAILABLE, Request, Result
-from kalipso.order import threat_order
+from kalipso.order import ip_sort_key, threat_order
 
 if TYPE_CHECKING:
     from kalipso.board import Board
@@ -47,7 +48,7 @@ class BoardReads:
                 known = None  # now and then a full read: a profile deleted and one added keep the count
             fn = lambda d: _sorted_names(d, known, facts)  # noqa: E731
             if self.prefetched is not None:  # the names read while the program started
-                fn = lambda d, p=self.prefetched: (p.take(), None)  # noqa: E731
+                fn = lambda d, p=self.prefetched: (p.take(), None, [])  # noqa: E731
                 self.prefetched = None
             out.append(Request("names", ("names", gen), fn, "bg", 0, "profiles"))
         if self.identity_gen < self.gen:
@@ -167,8 +168,8 @@ class BoardReads:
         if self._problem(result, "tree"):
             self.names_gen = gen  # tried; a refresh tries again
             return
-        names, threat_names = result.value
-        if names is self.names:  # the count did not change: nothing to rebuild
+        names, threat_names, new = result.value
+        if names is self.names:  # the same names: nothing to rebuild
             self.names_gen = gen
             self.refreshed_at = time.time()
             if self.names:
@@ -177,9 +178,8 @@ class BoardReads:
         current = self.current_row()
         if self.names is not None:
             now = time.monotonic()
-            known = set(self.names)
-            self.first_seen.update({ip: now for ip in names if ip not in known})
-            if self.selected and self.selected[0] not in set(names):
+            self.first_seen.update(dict.fromkeys(new, now))
+            if self.selected and not _sorted_contains(names, self.selected[0]):
                 self._gone(f"Slips deleted the profile {self.selected[0]}")
         self.names, self.names_gen = names, gen
         self.refreshed_at = time.time()
@@ -202,9 +202,12 @@ class BoardReads:
                 self.message = f"malicious marks are not available: {reason}"
             return
         self.facts_problem = ""
+        facts, threat_names = result.value
+        if facts is self.facts:
+            return  # the marks did not change (threat levels and host names were not read)
         current = self.current_row()
         old = self.facts
-        self.facts, self.threat_names = result.value
+        self.facts, self.threat_names = facts, threat_names
         self.facts_seconds = result.seconds
         if old is not None:
             self._notice_new_alerts(old.marks, self.facts.marks)
@@ -329,22 +332,42 @@ class BoardReads:
 
 
 def _sorted_names(data: Any, known: list[str] | None, facts: datatree.TreeFacts | None
-                  ) -> tuple[list[str], list[str] | None]:
-    """Profile names in IP order, and in threat order when the facts are known; sorted in the
-    loader so that the UI never sorts 100,000 names.
+                  ) -> tuple[list[str], list[str] | None, list[str]]:
+    """Profile names in IP order, in threat order when the facts are known, and the names that
+    are not in ``known``; all computed in the loader so that the UI never sorts or compares
+    100,000 names.
 
     A refresh first counts the profiles (one ZCARD/SCARD): the same count keeps ``known``, the
-    very same list, so nothing downstream is rebuilt. Slips only adds profiles while it runs."""
+    very same list, so nothing downstream is rebuilt. So does a full read that finds the same
+    names. Slips only adds profiles while it runs."""
     if known is not None and datatree.profile_count(data) == len(known):
-        return known, None
+        return known, None, []
     names = sorted_names(data)
-    return names, (threat_order(names, facts) if facts is not None else None)
+    if known is not None and names == known:
+        return known, None, []
+    if known is None:
+        new: list[str] = []
+    else:
+        seen = set(known)
+        new = [ip for ip in names if ip not in seen]
+    return names, (threat_order(names, facts) if facts is not None else None), new
 
 
-def _marks_only(data: Any, names: list[str], facts: datatree.TreeFacts) -> tuple[datatree.TreeFacts, list[str]]:
-    """A refresh of the malicious marks alone (one SCAN), keeping threat levels and host names."""
-    fresh = datatree.TreeFacts(threat=facts.threat, host_names=facts.host_names, marks=datatree.malicious_marks(data))
+def _marks_only(data: Any, names: list[str], facts: datatree.TreeFacts
+                ) -> tuple[datatree.TreeFacts, list[str] | None]:
+    """A refresh of the malicious marks alone (one SCAN), keeping threat levels and host names.
+    The same marks give back the same facts (the board then changes nothing)."""
+    marks = datatree.malicious_marks(data)
+    if marks == facts.marks:
+        return facts, None
+    fresh = datatree.TreeFacts(threat=facts.threat, host_names=facts.host_names, marks=marks)
     return fresh, threat_order(names, fresh)
+
+
+def _sorted_contains(names: list[str], ip: str) -> bool:
+    """``ip in names`` for names in IP order: a binary search, not 100,000 compares."""
+    i = bisect.bisect_left(names, ip_sort_key(ip), key=ip_sort_key)
+    return i < len(names) and names[i] == ip
 
 
 def _facts(data: Any, names: list[str]) -> tuple[datatree.TreeFacts, list[str]]:
