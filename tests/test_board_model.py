@@ -238,3 +238,17 @@ def test_a_result_wakes_the_ui():
         assert select.select([fd], [], [], 0)[0] == []
     finally:
         loader.close()
+
+
+def test_filter_matches_ips_and_host_names_in_any_case():
+    from kalipso.data.tree import TreeFacts
+
+    board = Board(sort_by_threat=False)
+    board.names = ["10.0.0.1", "10.0.0.12", "192.168.1.5", "fe80::AB12"]
+    board.facts = TreeFacts(host_names={"10.0.0.1": "Printer-12", "192.168.1.5": "kali"})
+    cases = {"12": ["10.0.0.1", "10.0.0.12", "fe80::AB12"],  # digits: IPs and host names
+             "printer": ["10.0.0.1"], "PRINTER": ["10.0.0.1"], "ab1": ["fe80::AB12"],
+             "KALI": ["192.168.1.5"], "zzz": [], "": board.names}
+    for needle, expected in cases.items():
+        board.filter_text = needle
+        assert board.shown_profiles() == expected, needle
