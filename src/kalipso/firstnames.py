@@ -43,5 +43,6 @@ class NamesPrefetch:
         self._done.wait()
         if self._error is not None:
             raise self._error
-        assert self._value is not None
-        return self._value
+        value, self._value = self._value, None  # taken once: the board holds the names, not this
+        assert value is not None
+        return value
