@@ -252,3 +252,30 @@ def test_filter_matches_ips_and_host_names_in_any_case():
     for needle, expected in cases.items():
         board.filter_text = needle
         assert board.shown_profiles() == expected, needle
+
+
+def test_a_large_tree_is_filtered_in_the_loader(monkeypatch):
+    """Over SYNC_FILTER profiles the filter runs in the loader: the UI keeps the last answer
+    (or the whole tree) on screen, says 'filtering…', and takes the answer for the text typed."""
+    from kalipso import board as board_module
+    from kalipso import panes
+    from kalipso.data.tree import TreeFacts
+
+    monkeypatch.setattr(board_module, "SYNC_FILTER", 2)
+    board = Board(sort_by_threat=False)
+    board.names = ["10.0.0.1", "10.0.0.12", "192.168.1.5", "fe80::ab12"]
+    board.facts = TreeFacts(host_names={"10.0.0.1": "Printer-12", "192.168.1.5": "kali"})
+    board.set_filter("12")
+    assert board.filtering and board.shown_profiles() == board.names  # nothing filtered yet
+    assert "filtering…" in panes.tree(board, {}, 0.0).title
+    first = next(r for r in board.wants() if r.slot == "filter")
+    board.set_filter("kal")  # typed on before the answer came
+    board.apply(_run(first, None))
+    assert board.filtering  # the answer for '12' is not the answer for 'kal'
+    second = next(r for r in board.wants() if r.slot == "filter")
+    assert board.message == "filter 'kal': filtering 4 profiles…"
+    board.apply(_run(second, None))
+    assert not board.filtering and board.shown_profiles() == ["192.168.1.5"]
+    assert board.message == "filter 'kal': 1 profile"
+    board.set_filter("")
+    assert board.shown_profiles() == board.names and not any(r.slot == "filter" for r in board.wants())

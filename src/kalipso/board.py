@@ -19,7 +19,7 @@ from kalipso.data import why
 from kalipso.data.models import Evidence, IPInfo, TimelineEntry, TimeWindow
 from kalipso.data.parse import timewindow_number
 from kalipso.loader import EMPTY, LOADING
-from kalipso.treerows import TreeRow, TreeRows, scroll_window
+from kalipso.treerows import SYNC_FILTER, TreeRow, TreeRows, filter_profiles, scroll_window
 
 FOCUS_ORDER = ("tree", "timeline", "evidence")
 
@@ -118,6 +118,7 @@ class Board(BoardReads):
     _memo_key: tuple | None = field(default=None, repr=False)
     _memo_refs: tuple = field(default=(), repr=False)
     _positions: tuple[tuple, dict[str, int]] | None = field(default=None, repr=False)
+    filtered: tuple[tuple, list[str]] | None = None  # (filter_key(), shown) from the loader
     _memo: tuple[list[str], TreeRows] = field(default=([], None), repr=False)  # type: ignore[assignment]
 
     # ================================================================= tree
@@ -153,29 +154,42 @@ class Board(BoardReads):
         names_by_host = self.facts.host_names if self.facts else None
         windows = tuple(self.windows.get(ip) for ip in sorted(self.expanded))
         # the objects themselves are kept with the memo, so their ids cannot be reused
-        refs = (order, names_by_host, windows)
+        refs = (order, names_by_host, windows, self.filtered)
         key = (tuple(map(id, refs[:2])), tuple(map(id, windows)), len(order), self.filter_text,
-               frozenset(self.expanded), len(self.details))
+               frozenset(self.expanded), len(self.details), id(self.filtered))
         if key != self._memo_key:
             needle = self.filter_text.lower()
-            if needle:
-                # host names matched once, then one substring test per IP; a needle without
-                # letters needs no lower-casing (at 100,000 profiles: ~35 -> ~15 ms a keystroke)
-                fold = needle != needle.upper()
-                by_host = {ip for ip, host in (names_by_host or {}).items()
-                           if needle in (host.lower() if fold else host)}
-                by_host.update(ip for ip, d in self.details.items()
-                               if d[1].host_name and needle in d[1].host_name.lower())
-                if fold:
-                    shown = [ip for ip in order if needle in ip.lower() or ip in by_host]
-                else:
-                    shown = [ip for ip in order if needle in ip or ip in by_host]
-            else:
+            if not needle:
                 shown = order
+            elif len(order) <= SYNC_FILTER:
+                shown = filter_profiles(order, needle, names_by_host, self._detail_hosts())
+            else:
+                # a large tree is filtered in the loader (filter_wanted); until the answer for
+                # this text is in, the last answer (or the whole tree) stays on screen
+                done = self.filtered
+                shown = done[1] if done is not None else order
             opened = {ip: tuple(tw.name for tw in self.profile_windows(ip) or ()) for ip in self.expanded}
             self._memo_key, self._memo, self._memo_refs = key, (shown, TreeRows(shown, opened)), refs
             self._positions = None
         return self._memo
+
+    def _detail_hosts(self) -> dict[str, str]:
+        return {ip: d[1].host_name for ip, d in self.details.items() if d[1].host_name}
+
+    def filter_key(self) -> tuple | None:
+        """What the loader filters for a large tree now, or None (no filter, or a small tree)."""
+        needle = self.filter_text.lower()
+        order = self.order()
+        if not needle or len(order) <= SYNC_FILTER:
+            return None
+        host_names = self.facts.host_names if self.facts else None
+        return (needle, id(order), id(host_names), len(self.details))
+
+    @property
+    def filtering(self) -> bool:
+        """A large tree's filter is being computed in the loader."""
+        key = self.filter_key()
+        return key is not None and (self.filtered is None or self.filtered[0] != key)
 
     def positions(self) -> dict[str, int]:
         """Index in the shown tree of each profile with malicious windows, and of the selected
@@ -440,8 +454,15 @@ class Board(BoardReads):
         row = self.current_row()
         self.filter_text = text
         self._keep_row(row)
+        self.message = self.filter_message()
+
+    def filter_message(self) -> str:
+        if not self.filter_text:
+            return "filter cleared"
+        if self.filtering:
+            return f"filter '{self.filter_text}': filtering {len(self.order()):,} profiles…"
         n = len(self.shown_profiles())
-        self.message = (f"filter '{text}': {n} profile{'s' if n != 1 else ''}" if text else "filter cleared")
+        return f"filter '{self.filter_text}': {n:,} profile{'s' if n != 1 else ''}"
 
     def _jump_malicious(self, step: int) -> None:
         """Select the next (1) or previous (-1) malicious time window in tree order."""

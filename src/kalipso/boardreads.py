@@ -19,6 +19,7 @@ from kalipso.data.models import Evidence
 from kalipso.firstnames import sorted_names
 from kalipso.loader import EMPTY, LOST, READY, UNAVAILABLE, Request, Result
 from kalipso.order import ip_sort_key, threat_order
+from kalipso.treerows import filter_profiles
 
 if TYPE_CHECKING:
     from kalipso.board import Board
@@ -96,6 +97,13 @@ class BoardReads:
                 e = self.detail
                 out.append(Request("why", (ip, tw, e.id, self.gen), lambda d: why.evidence_flows(d, ip, tw, e),
                                    "fg", 0, "the flows behind the evidence"))
+        filter_key = self.filter_key()
+        if filter_key is not None and (self.filtered is None or self.filtered[0] != filter_key):
+            order, needle = self.order(), filter_key[0]
+            hosts, detail_hosts = (self.facts.host_names if self.facts else None), self._detail_hosts()
+            out.append(Request("filter", filter_key,
+                               lambda d: (filter_key, filter_profiles(order, needle, hosts, detail_hosts)),
+                               "fg", 1, "filter"))
         focused = self.focused_ip()
         if focused:
             out.append(Request("ipinfo", (focused, self.gen), lambda d: d.ip_info(focused), "fg", 2, "IP info"))
@@ -231,6 +239,14 @@ class BoardReads:
             self.restarted = result.value  # the app reopens the database: nothing is mixed
         else:
             self.identity = result.value  # fields that appear as Slips fills them in
+
+    def _apply_filter(self, result: Result) -> None:
+        if result.value is not None and result.value[0] == self.filter_key():
+            current = self.current_row()
+            self.filtered = result.value  # else typed on since, or the tree changed: asked again
+            self._keep_row(current)
+            if self.message.startswith(f"filter '{self.filter_text}': filtering"):
+                self.message = self.filter_message()
 
     def _apply_details(self, result: Result) -> None:
         if result.value:

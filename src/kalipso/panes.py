@@ -31,7 +31,7 @@ def tree(b: Board, glyphs: dict[str, str], now: float) -> PaneView:
         content = [line((f"no profile matches the filter '{b.filter_text}'", "dim"))]
     title = f"Profiles ({len(b.shown_profiles()):,})" if b.names is not None else "Profiles"
     if b.filter_text:
-        title += f" /{b.filter_text}"
+        title += f" /{b.filter_text}" + (" filtering…" if b.filtering else "")
     if b.names is not None and b.facts is None and not b.facts_problem:
         title += " marks loading…"
     if b.lost:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from kalipso.data import hostnames
+
 
 class TreeRow(NamedTuple):
     """A row of the tree; a tuple because the tree of 100,000 profiles builds 100,000 of them."""
@@ -81,3 +83,18 @@ def scroll_window(cursor: int, top: int, height: int, total: int) -> int:
     height = max(height, 1)
     top = max(min(top, cursor), cursor - height + 1)
     return max(0, min(top, max(total - height, 0)))
+
+
+SYNC_FILTER = 20_000  # profiles filtered in the UI thread (~6 ms); a larger tree in the loader
+
+
+def filter_profiles(order: list[str], needle: str, host_names: Any, detail_hosts: dict[str, str]) -> list[str]:
+    """The profiles of ``order`` whose IP or host name contains ``needle`` (lower case).
+
+    Host names are matched once (hostnames.matching: one search through all of them), then one
+    substring test per IP; a needle without letters needs no lower-casing."""
+    by_host = hostnames.matching(host_names, needle)
+    by_host.update(ip for ip, host in detail_hosts.items() if needle in host.lower())
+    if needle != needle.upper():
+        return [ip for ip in order if needle in ip.lower() or ip in by_host]
+    return [ip for ip in order if needle in ip or ip in by_host]

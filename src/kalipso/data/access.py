@@ -12,7 +12,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import redis
@@ -158,7 +158,7 @@ class SlipsData:
         ips = (parse.decode(m) for m in members)
         return sorted({m[len("profile_"):] for m in ips if m.startswith("profile_")})
 
-    def _host_names(self, ips: list[str], hashes: list[list[Any]]) -> dict[str, str]:
+    def _host_names(self, ips: list[str], hashes: list[list[Any]]) -> Mapping[str, str]:
         """Host names by IP (generation-specific: classic keeps them in the MAC JSON)."""
         return self.flows_db.host_names() if self.flows_db else {}
 

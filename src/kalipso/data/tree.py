@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,7 @@ class TreeFacts:
     """Facts about every profile, read in the background after the first screen."""
 
     threat: dict[str, int] = field(default_factory=dict)  # ip -> threat rank, only ranks > 0
-    host_names: dict[str, str] = field(default_factory=dict)  # only profiles that have one
+    host_names: Mapping[str, str] = field(default_factory=dict)  # only profiles that have one
     marks: dict[str, dict[str, int]] = field(default_factory=dict)  # ip -> {malicious window: alerts}
 
 
