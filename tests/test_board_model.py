@@ -279,3 +279,44 @@ def test_a_large_tree_is_filtered_in_the_loader(monkeypatch):
     assert board.message == "filter 'kal': 1 profile"
     board.set_filter("")
     assert board.shown_profiles() == board.names and not any(r.slot == "filter" for r in board.wants())
+
+
+def test_a_full_refresh_marks_new_profiles_and_keeps_the_refresh_pace(generated, empty_redis):
+    """The every-6th full read still finds which profiles are new (and keeps the same list when
+    none is); an unchanged marks read still sets how long reading the facts takes."""
+    from kalipso.boardreads import FULL_FACTS_EVERY
+
+    data, _ = generated
+    board = Board()
+    settle(board, data)
+    names = board.names
+    while (board.gen + 1) % FULL_FACTS_EVERY:
+        board.refresh()
+        settle(board, data)
+    board.refresh()  # a full read, nothing changed
+    settle(board, data)
+    assert board.names is names
+    board.facts_seconds = 30.0  # as after a slow read
+    board.refresh()
+    settle(board, data)
+    assert board.facts_seconds < 30.0  # the marks read again, unchanged: its own time counts
+    empty_redis.client(0).zadd("profiles", {"profile_10.99.0.2": 1.0})
+    while (board.gen + 1) % FULL_FACTS_EVERY:
+        board.gen += 1  # refreshes that only count would also see it: go straight to a full one
+    board.refresh()
+    settle(board, data)
+    assert "10.99.0.2" in board.names and board.is_new("10.99.0.2", time.monotonic())
+
+
+def test_n_b_positions_follow_new_marks_objects():
+    """positions() is kept per (tree, marks, row) object: a new marks object is seen even if
+    Python gives it the address of the last one."""
+    from kalipso.data.tree import TreeFacts
+
+    board = Board(sort_by_threat=False)
+    board.names = ["10.0.0.1", "10.0.0.4", "10.0.0.5"]
+    board.facts = TreeFacts(marks={"10.0.0.1": {"timewindow1": 1}})
+    assert set(board.positions()) <= {"10.0.0.1"}
+    for ip in ("10.0.0.4", "10.0.0.5"):
+        board.facts = TreeFacts(marks={"10.0.0.1": {"timewindow1": 1}, ip: {"timewindow1": 1}})
+        assert ip in board.positions()

@@ -131,22 +131,17 @@ class App:
                 if not self.first_board and self.board.names is not None:
                     self.first_board = True
                     self.emit({"event": "first_board", "ms": (time.monotonic() - self.started) * 1000})
-            key = self.read_key(stdscr)  # no-delay: keys already typed are handled first
-            if key is None:
-                # wait for a key or a result (the loader's wake-up pipe); a view loading in its
-                # own background is polled
-                typed = wait_for_input(self.loader.wake_fd(), (BUSY_TIMEOUT_MS if pending else IDLE_TIMEOUT_MS) / 1000)
-                key = self.read_key(stdscr) if typed else None
-                if typed and key is None:
-                    # the keyboard was readable, yet no key: after many of these in a row, see
-                    # whether the terminal is gone (its input then reads as end-of-file at once)
-                    instant += 1
-                    if instant > 50 and terminal_gone():
-                        log.info("the terminal went away: exiting")
-                        self.running = False
-                        break
-                else:
-                    instant = 0
+            key, typed = self.next_key(stdscr, (BUSY_TIMEOUT_MS if pending else IDLE_TIMEOUT_MS) / 1000)
+            if typed and key is None:
+                # the keyboard was readable, yet no key: after many of these in a row, see
+                # whether the terminal is gone (its input then reads as end-of-file at once)
+                instant += 1
+                if instant > 50 and terminal_gone():
+                    log.info("the terminal went away: exiting")
+                    self.running = False
+                    break
+            else:
+                instant = 0
             if key is not None:
                 t0 = time.monotonic()
                 # view code called from handle() has its own boundary, which blames the view
@@ -252,6 +247,28 @@ class App:
             import json
             self.trace.write(json.dumps(record) + "\n")
             self.trace.flush()
+
+    def next_key(self, stdscr: curses.window, wait: float) -> tuple[str | None, bool]:
+        """(key or None, whether the keyboard was readable). Waits up to ``wait`` seconds for a
+        key or a loader result (the loader's wake-up pipe), whichever comes first.
+
+        get_wch runs in no-delay mode (the board's timeout is 0) only to take a key curses
+        already holds; bytes waiting on the terminal are read with a 100 ms timeout, because in
+        no-delay mode ncurses drops a UTF-8 character whose second byte has not arrived yet."""
+        assert self.loader is not None
+        typed = wait_for_input(self.loader.wake_fd(), 0)
+        if not typed:
+            key = self.read_key(stdscr)  # a key curses holds (given back, or read with another)
+            if key is not None:
+                return key, False
+            typed = wait_for_input(self.loader.wake_fd(), wait)
+            if not typed:
+                return None, False
+        stdscr.timeout(100)
+        try:
+            return self.read_key(stdscr), True
+        finally:
+            stdscr.timeout(0)
 
     @staticmethod
     def read_key(stdscr: curses.window) -> str | None:

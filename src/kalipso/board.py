@@ -19,7 +19,7 @@ from kalipso.data import why
 from kalipso.data.models import Evidence, IPInfo, TimelineEntry, TimeWindow
 from kalipso.data.parse import timewindow_number
 from kalipso.loader import EMPTY, LOADING
-from kalipso.treerows import SYNC_FILTER, TreeRow, TreeRows, filter_profiles, scroll_window
+from kalipso.treerows import SYNC_FILTER, TreeRow, TreeRows, filter_profiles, same_filter, scroll_window
 
 FOCUS_ORDER = ("tree", "timeline", "evidence")
 
@@ -117,7 +117,7 @@ class Board(BoardReads):
     _ev_memo: tuple[Any, list[tuple[str, Any, int]]] = field(default=(None, []), repr=False)
     _memo_key: tuple | None = field(default=None, repr=False)
     _memo_refs: tuple = field(default=(), repr=False)
-    _positions: tuple[tuple, dict[str, int]] | None = field(default=None, repr=False)
+    _positions: tuple[list[str], Any, str | None, dict[str, int]] | None = field(default=None, repr=False)
     filtered: tuple[tuple, list[str]] | None = None  # (filter_key(), shown) from the loader
     _memo: tuple[list[str], TreeRows] = field(default=([], None), repr=False)  # type: ignore[assignment]
 
@@ -177,32 +177,39 @@ class Board(BoardReads):
         return {ip: d[1].host_name for ip, d in self.details.items() if d[1].host_name}
 
     def filter_key(self) -> tuple | None:
-        """What the loader filters for a large tree now, or None (no filter, or a small tree)."""
+        """What the loader filters for a large tree now, or None (no filter, or a small tree):
+        the text, the very order and host-name objects (compared with ``is``: an id could be
+        reused by a later object), and how many rows have details."""
         needle = self.filter_text.lower()
         order = self.order()
         if not needle or len(order) <= SYNC_FILTER:
             return None
-        host_names = self.facts.host_names if self.facts else None
-        return (needle, id(order), id(host_names), len(self.details))
+        return (needle, order, self.facts.host_names if self.facts else None, len(self.details))
+
+    def filter_done(self, key: tuple | None = None) -> bool:
+        """The loader's last answer is the answer for ``key`` (by default the current one)."""
+        key = self.filter_key() if key is None else key
+        return self.filtered is not None and same_filter(self.filtered[0], key)
 
     @property
     def filtering(self) -> bool:
         """A large tree's filter is being computed in the loader."""
-        key = self.filter_key()
-        return key is not None and (self.filtered is None or self.filtered[0] != key)
+        return self.filter_key() is not None and not self.filter_done()
 
     def positions(self) -> dict[str, int]:
         """Index in the shown tree of each profile with malicious windows, and of the selected
-        row's profile (for n/b): one pass, kept while the tree, the marks and the row stay.
-        A map of every shown profile held ~5 MiB at 100,000 profiles."""
+        row's profile (for n/b): one pass, kept while the tree, the marks and the row stay
+        (the very objects: an id could be reused by a later one). A map of every shown
+        profile held ~5 MiB at 100,000 profiles."""
         shown = self.shown_profiles()
         marks = self.facts.marks if self.facts else {}
         row = self.current_row()
-        key = (id(shown), id(marks), row.ip if row else None)
-        if self._positions is None or self._positions[0] != key:
-            wanted = set(marks) | ({row.ip} if row else set())
-            self._positions = (key, {ip: i for i, ip in enumerate(shown) if ip in wanted})
-        return self._positions[1]
+        ip = row.ip if row else None
+        cached = self._positions
+        if cached is None or cached[0] is not shown or cached[1] is not marks or cached[2] != ip:
+            wanted = set(marks) | ({ip} if ip else set())
+            cached = self._positions = (shown, marks, ip, {p: i for i, p in enumerate(shown) if p in wanted})
+        return cached[3]
 
     def shown_profiles(self) -> list[str]:
         return self._tree()[0]

@@ -19,7 +19,7 @@ from kalipso.data.models import Evidence
 from kalipso.firstnames import sorted_names
 from kalipso.loader import EMPTY, LOST, READY, UNAVAILABLE, Request, Result
 from kalipso.order import ip_sort_key, threat_order
-from kalipso.treerows import filter_profiles
+from kalipso.treerows import filter_profiles, same_filter
 
 if TYPE_CHECKING:
     from kalipso.board import Board
@@ -45,9 +45,9 @@ class BoardReads:
         out: list[Request] = []
         if self.names_gen < self.gen:
             gen, known, facts = self.gen, self.names, self.facts
-            if gen % FULL_FACTS_EVERY == 0:
-                known = None  # now and then a full read: a profile deleted and one added keep the count
-            fn = lambda d: _sorted_names(d, known, facts)  # noqa: E731
+            # now and then a full read: a profile deleted and one added keep the count
+            full = gen % FULL_FACTS_EVERY == 0
+            fn = lambda d: _sorted_names(d, known, facts, full)  # noqa: E731
             if self.prefetched is not None:  # the names read while the program started
                 fn = lambda d, p=self.prefetched: (p.take(), None, [])  # noqa: E731
                 self.prefetched = None
@@ -98,7 +98,7 @@ class BoardReads:
                 out.append(Request("why", (ip, tw, e.id, self.gen), lambda d: why.evidence_flows(d, ip, tw, e),
                                    "fg", 0, "the flows behind the evidence"))
         filter_key = self.filter_key()
-        if filter_key is not None and (self.filtered is None or self.filtered[0] != filter_key):
+        if filter_key is not None and not self.filter_done(filter_key):
             order, needle = self.order(), filter_key[0]
             hosts, detail_hosts = (self.facts.host_names if self.facts else None), self._detail_hosts()
             out.append(Request("filter", filter_key,
@@ -211,12 +211,12 @@ class BoardReads:
             return
         self.facts_problem = ""
         facts, threat_names = result.value
+        self.facts_seconds = result.seconds  # sets the refresh interval, also when nothing changed
         if facts is self.facts:
             return  # the marks did not change (threat levels and host names were not read)
         current = self.current_row()
         old = self.facts
         self.facts, self.threat_names = facts, threat_names
-        self.facts_seconds = result.seconds
         if old is not None:
             self._notice_new_alerts(old.marks, self.facts.marks)
         if self.moved:
@@ -241,7 +241,7 @@ class BoardReads:
             self.identity = result.value  # fields that appear as Slips fills them in
 
     def _apply_filter(self, result: Result) -> None:
-        if result.value is not None and result.value[0] == self.filter_key():
+        if result.value is not None and same_filter(result.value[0], self.filter_key()):
             current = self.current_row()
             self.filtered = result.value  # else typed on since, or the tree changed: asked again
             self._keep_row(current)
@@ -347,7 +347,7 @@ class BoardReads:
         self.panes["ipinfo"].set(READY)
 
 
-def _sorted_names(data: Any, known: list[str] | None, facts: datatree.TreeFacts | None
+def _sorted_names(data: Any, known: list[str] | None, facts: datatree.TreeFacts | None, full: bool = False
                   ) -> tuple[list[str], list[str] | None, list[str]]:
     """Profile names in IP order, in threat order when the facts are known, and the names that
     are not in ``known``; all computed in the loader so that the UI never sorts or compares
@@ -356,7 +356,7 @@ def _sorted_names(data: Any, known: list[str] | None, facts: datatree.TreeFacts 
     A refresh first counts the profiles (one ZCARD/SCARD): the same count keeps ``known``, the
     very same list, so nothing downstream is rebuilt. So does a full read that finds the same
     names. Slips only adds profiles while it runs."""
-    if known is not None and datatree.profile_count(data) == len(known):
+    if known is not None and not full and datatree.profile_count(data) == len(known):
         return known, None, []
     names = sorted_names(data)
     if known is not None and names == known:

@@ -180,7 +180,7 @@ def run_ui(args: argparse.Namespace) -> int:
         # the names of the first screen are read while the board is imported and curses starts
         from kalipso import heap
         from kalipso.firstnames import NamesPrefetch
-        heap.tune()  # before the first thread
+        heap.tune()  # before the loader's threads (the waiting screen's, if any, came before: harmless)
         prefetched = NamesPrefetch(data)
         from kalipso.views.registry import discover
         registry = discover(disabled=set(args.disable_view) | cfg.disabled, keys=cfg.keys)

@@ -98,3 +98,10 @@ def filter_profiles(order: list[str], needle: str, host_names: Any, detail_hosts
     if needle != needle.upper():
         return [ip for ip in order if needle in ip.lower() or ip in by_host]
     return [ip for ip in order if needle in ip or ip in by_host]
+
+
+def same_filter(a: tuple | None, b: tuple | None) -> bool:
+    """Two Board.filter_key() values are the same filter: text and details count equal, order
+    and host names the very same objects."""
+    return (a is not None and b is not None and a[0] == b[0] and a[1] is b[1] and a[2] is b[2]
+            and a[3] == b[3])

@@ -7,6 +7,7 @@ import locale
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -145,18 +146,23 @@ def terminal() -> Iterator[curses.window]:
 
 def wait_for_input(wake_fd: int, seconds: float) -> bool:
     """Wait until a key is typed, ``wake_fd`` is readable (the loader has results) or
-    ``seconds`` have passed; True when the keyboard is what woke us. curses reads its keys with
-    get_wch in no-delay mode, so the board draws a result as soon as it arrives and waits on
-    both at once. A resize interrupts nothing here (ncurses handles SIGWINCH itself): it is
-    seen at the next wake-up, within ``seconds``."""
+    ``seconds`` have passed; True when the keyboard is what woke us (or its end of file).
+
+    A resize interrupts nothing here (ncurses handles SIGWINCH itself, and the wait is resumed):
+    it is seen at the next wake-up, within ``seconds``. If polling itself fails, this sleeps
+    for ``seconds`` instead of returning at once, so the board cannot spin."""
     import select
 
     try:
         keyboard = sys.stdin.fileno()
-        ready, _, _ = select.select([keyboard, wake_fd], [], [], seconds)
+        poller = select.poll()
+        poller.register(keyboard, select.POLLIN)
+        poller.register(wake_fd, select.POLLIN)
+        ready = poller.poll(max(int(seconds * 1000), 0))
     except (OSError, ValueError):
-        return True  # a closed or invalid terminal: the caller's read finds out
-    return keyboard in ready
+        time.sleep(seconds)
+        return True  # the caller's read finds out what is wrong with the terminal
+    return any(fd == keyboard for fd, _ in ready)
 
 
 def terminal_gone() -> bool:
