@@ -22,7 +22,7 @@ from kalipso.data.models import Evidence
 from kalipso.loader import LOADING, LOST, READY, Loader, Request, Result
 from kalipso.logfile import log
 from kalipso.ui import layout, pane, widgets
-from kalipso.ui.terminal import terminal, terminal_gone, utf8_locale, wait_for_input
+from kalipso.ui.terminal import resize_wakeup, terminal, terminal_gone, utf8_locale, wait_for_input
 from kalipso.views.base import Handled, Line, Selection, Size, line, wrapped
 from kalipso.views.registry import LoadedView, Registry
 
@@ -74,6 +74,7 @@ class App:
         self.board = Board(sort_by_threat=self.sort_by_threat, prefetched=self.prefetched)
         self.utf8 = utf8_locale()
         self.loader: Loader | None = None
+        self.resized: Any = lambda: False  # () -> the terminal changed size (ui.terminal.resize_wakeup)
         self.app_commands = {"quit": self.quit, "help": self.help, "filter": self.open_prompt,
                              "copy_ip": self.copy_ip, "back": self.back}
         missing = [b.command for b in keymap.MAIN_BOARD
@@ -94,7 +95,8 @@ class App:
         self.loader = Loader(self.data, debug=self.debug)
         pane.use_ascii(not self.utf8)
         try:
-            with terminal() as stdscr:
+            with terminal() as stdscr, resize_wakeup(self.loader.wake_write_fd()) as resized:
+                self.resized = resized
                 self.loop(stdscr)
         finally:
             self.loader.close()
@@ -132,6 +134,8 @@ class App:
                     self.first_board = True
                     self.emit({"event": "first_board", "ms": (time.monotonic() - self.started) * 1000})
             key, typed = self.next_key(stdscr, (BUSY_TIMEOUT_MS if pending else IDLE_TIMEOUT_MS) / 1000)
+            if key is None and self.resized():
+                key, typed = "KEY_RESIZE", False
             if typed and key is None:
                 # the keyboard was readable, yet no key: after many of these in a row, see
                 # whether the terminal is gone (its input then reads as end-of-file at once)

@@ -110,6 +110,10 @@ class Loader:
         """Readable when results have arrived (``results()`` empties it)."""
         return self._wake_r
 
+    def wake_write_fd(self) -> int:
+        """The pipe's other end, for anything else that must wake the UI (a resize)."""
+        return self._wake_w
+
     def results(self) -> list[Result]:
         """The results that arrived since the last call (never blocks)."""
         try:

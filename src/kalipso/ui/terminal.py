@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from kalipso.lifecycle import raise_terminated
@@ -144,13 +144,50 @@ def terminal() -> Iterator[curses.window]:
             signal.signal(sig, handler)
 
 
+@contextmanager
+def resize_wakeup(wake_write_fd: int) -> Iterator[Callable[[], bool]]:
+    """While the board runs: a resize wakes its wait at once. Yields ``resized()``, which says
+    (once) that the terminal changed size, after resizing curses to it.
+
+    ncurses' own SIGWINCH handler only sets a flag for its next get_wch, and the board's wait
+    (poll on the keyboard and the loader's pipe) is resumed after a signal: a resize showed only
+    at the next wake-up, up to 250 ms later. A Python handler with the loader's pipe as wake-up
+    fd ends the wait; the board then resizes curses itself (what ncurses' handler leads to)."""
+    flag = {"resized": False}
+
+    def on_resize(_signum: int, _frame: object) -> None:
+        flag["resized"] = True
+
+    def resized() -> bool:
+        if not flag["resized"]:
+            return False
+        flag["resized"] = False
+        try:
+            size = os.get_terminal_size(sys.__stdout__.fileno())
+            curses.resizeterm(size.lines, size.columns)
+        except (OSError, ValueError, AttributeError, curses.error):
+            pass
+        return True
+
+    try:
+        previous_fd = signal.set_wakeup_fd(wake_write_fd, warn_on_full_buffer=False)
+        previous = signal.signal(signal.SIGWINCH, on_resize)
+    except (ValueError, OSError, AttributeError):  # not the main thread, or no SIGWINCH here
+        yield lambda: False
+        return
+    try:
+        yield resized
+    finally:
+        signal.signal(signal.SIGWINCH, previous if previous is not None else signal.SIG_DFL)
+        signal.set_wakeup_fd(previous_fd)
+
+
 def wait_for_input(wake_fd: int, seconds: float) -> bool:
     """Wait until a key is typed, ``wake_fd`` is readable (the loader has results) or
     ``seconds`` have passed; True when the keyboard is what woke us (or its end of file).
 
-    A resize interrupts nothing here (ncurses handles SIGWINCH itself, and the wait is resumed):
-    it is seen at the next wake-up, within ``seconds``. If polling itself fails, this sleeps
-    for ``seconds`` instead of returning at once, so the board cannot spin."""
+    A resize ends the wait through ``wake_fd`` (see resize_wakeup). If polling itself fails,
+    this sleeps for ``seconds`` instead of returning at once, so the board cannot spin."""
     import select
 
     try:
