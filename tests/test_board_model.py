@@ -320,3 +320,19 @@ def test_n_b_positions_follow_new_marks_objects():
     for ip in ("10.0.0.4", "10.0.0.5"):
         board.facts = TreeFacts(marks={"10.0.0.1": {"timewindow1": 1}, ip: {"timewindow1": 1}})
         assert ip in board.positions()
+
+
+def test_sort_ips_is_the_ip_order():
+    """order.sort_ips (inet_pton as a C key when every name is IPv4) orders as ip_sort_key."""
+    import random
+
+    from kalipso.order import ip_sort_key, sort_ips
+
+    rng = random.Random(7)
+    v4 = [f"{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}"
+          for _ in range(3000)]
+    odd = ["::1", "fe80::1", "0::1", "01.2.3.4", "1.2.3", "1.2.3.4 ", "x", "", "1.2.3.4\x00", "١.2.3.4"]
+    for names in (v4, v4 + odd[:1], v4 + odd, odd, []):
+        names = list(dict.fromkeys(names))
+        rng.shuffle(names)
+        assert sort_ips(names) == sorted(names, key=ip_sort_key)

@@ -13,12 +13,12 @@ import threading
 from typing import Any
 
 from kalipso.data import tree
-from kalipso.order import ip_sort_key
+from kalipso.order import sort_ips
 
 
 def sorted_names(data: Any) -> list[str]:
     """Every profile's IP in address order."""
-    return sorted(tree.profile_names(data), key=ip_sort_key)
+    return sort_ips(tree.profile_names(data))
 
 
 class NamesPrefetch:
