@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CURSES_ALLOWED = ("src/kalipso/ui/", "src/kalipso/app.py", "src/kalipso/appdraw.py")
+CURSES_ALLOWED = ("src/kalipso/ui/", "src/kalipso/app.py")
 STORAGE_ALLOWED = ("src/kalipso/data/", "src/kalipso/demo/")
 
 

@@ -1,6 +1,6 @@
 """The loop: wait for a key or a loader result (poll on the keyboard and the loader's wake-up
 pipe) -> run the key's command -> apply the loader's results -> ask the loader for what is now
-wanted -> draw what changed (appdraw.AppDraw).
+wanted -> draw what changed (ui.draw.AppDraw).
 
 The UI thread never waits on Redis or SQLite: every read goes through kalipso.loader. One error
 boundary (``App.boundary``) covers every command, every pane draw and every call into view
@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kalipso import clipboard, heap, keymap
-from kalipso.appdraw import AppDraw
 from kalipso.board import COMMANDS as BOARD_COMMANDS
 from kalipso.board import Board
 from kalipso.loader import LOADING, LOST, READY, Loader, Request, Result
 from kalipso.logfile import log
 from kalipso.ui import layout, pane
+from kalipso.ui.draw import AppDraw
 from kalipso.ui.terminal import resize_wakeup, terminal, terminal_gone, utf8_locale, wait_for_input
 from kalipso.views.base import Handled, Selection
 from kalipso.views.registry import LoadedView, Registry
