@@ -226,7 +226,8 @@ def test_picker_scrolls_to_the_cursor_and_shows_the_header(tmp_path):
         assert "analysis-30" in tmux("capture-pane", "-p")  # scrolled: the cursor's row is on screen
         tmux("send-keys", "Enter")
         deadline = time.monotonic() + 20
-        while not result.exists() and time.monotonic() < deadline:
+        # the file exists before its text is written: wait for the text (read '' once, 1 run in 3)
+        while not (result.exists() and result.read_text()) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert result.read_text() == "31"  # row 3 is not selectable: one Down jumps over it
     finally:
