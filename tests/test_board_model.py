@@ -336,3 +336,20 @@ def test_sort_ips_is_the_ip_order():
         names = list(dict.fromkeys(names))
         rng.shuffle(names)
         assert sort_ips(names) == sorted(names, key=ip_sort_key)
+
+
+def test_n_pressed_again_before_the_windows_arrive_moves_on():
+    """n selects a window whose row is not in the tree until the profile's windows are read;
+    a second n in that time goes to the next malicious window, not to the same one again
+    (seen once in the live replay test under load)."""
+    from kalipso.data.tree import TreeFacts
+
+    board = Board(sort_by_threat=False)
+    board.names = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    board.facts = TreeFacts(marks={"10.0.0.1": {"timewindow1": 1}, "10.0.0.3": {"timewindow1": 1}})
+    board.run("next_malicious", 10)
+    assert board.selected == ("10.0.0.1", "timewindow1") and board.pending_jump is not None
+    board.run("next_malicious", 10)  # the windows of 10.0.0.1 have not been read
+    assert board.selected == ("10.0.0.3", "timewindow1")
+    board.run("next_malicious", 10)
+    assert board.selected == ("10.0.0.1", "timewindow1")  # round again

@@ -487,6 +487,10 @@ class Board(BoardReads):
             self.message = "no malicious time window" + (" matches the filter" if self.filter_text else "")
             return
         row = self.current_row()
+        if row and row.tw is None and self.selected and self.selected[0] == row.ip:
+            # the cursor is on the profile of the selected window, whose row is not there (yet:
+            # n pressed again before its windows were read): go on from the window, not before it
+            row = TreeRow(*self.selected)
         pi = position.get(row.ip, -1) if row else -1
         here = (pi, timewindow_number(row.tw) or 0) if row and row.tw else (pi, float("-inf"))
         if step > 0:
