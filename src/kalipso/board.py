@@ -164,7 +164,7 @@ class Board(BoardReads):
             elif len(order) <= SYNC_FILTER:
                 shown = filter_profiles(order, needle, names_by_host, self._detail_hosts())
             else:
-                # a large tree is filtered in the loader (filter_wanted); until the answer for
+                # a large tree is filtered in the loader (the "filter" read of wants()); until the answer for
                 # this text is in, the last answer (or the whole tree) stays on screen
                 done = self.filtered
                 shown = done[1] if done is not None else order
